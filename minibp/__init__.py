@@ -1,0 +1,60 @@
+"""minibp: the network of *Neural Networks and Deep Learning*, chapters 1–2, as composable modules.
+
+```python
+import minibp as bp
+
+net = bp.mlp([784, 30, 10], rng=0)
+optimizer = bp.SGD(net.parameters(), eta=3.0)
+bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
+```
+"""
+
+from .costs import Cost, QuadraticCost
+from .errors import (
+    ChecksumError,
+    DataFormatError,
+    DivergedError,
+    DownloadError,
+    HyperparameterError,
+    LabelError,
+    MinibpError,
+    ModelFormatError,
+    NonFiniteError,
+    ShapeError,
+)
+from .layers import Dense, Sigmoid
+from .module import Module, Parameter
+from .optim import SGD, Optimizer
+from .sequential import Sequential, mlp
+from .train import History, accuracy, evaluate, predict, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Parameter",
+    "Module",
+    "Dense",
+    "Sigmoid",
+    "Cost",
+    "QuadraticCost",
+    "Sequential",
+    "mlp",
+    "Optimizer",
+    "SGD",
+    "History",
+    "train",
+    "evaluate",
+    "accuracy",
+    "predict",
+    "MinibpError",
+    "ShapeError",
+    "NonFiniteError",
+    "DivergedError",
+    "LabelError",
+    "HyperparameterError",
+    "DataFormatError",
+    "ModelFormatError",
+    "DownloadError",
+    "ChecksumError",
+    "__version__",
+]

@@ -1,0 +1,72 @@
+"""The exceptions minibp raises.
+
+Every error is a subclass of [`MinibpError`][minibp.errors.MinibpError], so
+``except minibp.MinibpError`` catches anything the library raises on purpose.
+Each one also derives from the built-in exception a caller would expect:
+a bad shape or value is a ``ValueError``, a failed download is an
+``OSError``. Messages name the thing at fault (the layer, the file, the
+mirror) and the values involved.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MinibpError",
+    "ShapeError",
+    "NonFiniteError",
+    "DivergedError",
+    "LabelError",
+    "HyperparameterError",
+    "DataFormatError",
+    "ModelFormatError",
+    "DownloadError",
+    "ChecksumError",
+]
+
+
+class MinibpError(Exception):
+    """Base class of every exception minibp raises deliberately."""
+
+
+class ShapeError(MinibpError, ValueError):
+    """An array has the wrong number of dimensions or the wrong size.
+
+    The message names the module or function and both shapes.
+    """
+
+
+class NonFiniteError(MinibpError, ValueError):
+    """An input, a gradient or a parameter holds NaN or infinity."""
+
+
+class DivergedError(NonFiniteError):
+    """Training produced a non-finite cost or gradient.
+
+    Raised before the failing update is applied, so the parameters are left as
+    they were after the last good step. A smaller learning rate ``eta`` is the
+    usual cure.
+    """
+
+
+class LabelError(MinibpError, ValueError):
+    """Class labels are not integers in ``[0, n_classes)``."""
+
+
+class HyperparameterError(MinibpError, ValueError):
+    """A setting such as ``eta``, ``epochs`` or ``mini_batch_size`` is out of range."""
+
+
+class DataFormatError(MinibpError, ValueError):
+    """A data file (for example an IDX file) is truncated, corrupt or of the wrong kind."""
+
+
+class ModelFormatError(MinibpError, ValueError):
+    """A saved model file is corrupt, of an unknown version, or unsafe to load."""
+
+
+class DownloadError(MinibpError, OSError):
+    """No mirror could deliver a file; the message lists each mirror and why it failed."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's SHA-256 digest differs from the pinned one."""

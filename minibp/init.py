@@ -1,0 +1,71 @@
+r"""Weight initialisers for `Dense`.
+
+An initialiser is a callable ``init(n_in, n_out, rng, dtype) -> (w, b)``
+returning ``w`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out, 1)``.
+Pass one to `Dense` or `mlp`, by name or as a function of your own.
+
+| name | weights $w$ | biases $b$ | where from |
+|---|---|---|---|
+| ``"book"`` | $\mathcal N(0, 1)$ | $\mathcal N(0, 1)$ | chapter 1's ``network.py`` (the default) |
+| ``"scaled"`` | $\mathcal N(0, 1/n_{in})$ | $\mathcal N(0, 1)$ | chapter 3's ``network2.py`` |
+| ``"glorot"`` | $\mathcal U(\pm\sqrt{6/(n_{in}+n_{out})})$ | $0$ | Glorot and Bengio (2010) |
+| ``"he"`` | $\mathcal N(0, 2/n_{in})$ | $0$ | He et al. (2015), for ReLU |
+
+The book's $\mathcal N(0,1)$ weights make $z = wx + b$ large for 784 inputs,
+so some hidden sigmoids start saturated and learn slowly; ``"scaled"`` keeps
+$z$ of order one. See the how-to guide on choosing an initialisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+__all__ = ["Initializer", "book", "scaled", "glorot", "he", "INITIALIZERS", "get_initializer"]
+
+Initializer = Callable[[int, int, np.random.Generator, DTypeLike], tuple[NDArray, NDArray]]
+
+
+def book(n_in: int, n_out: int, rng: np.random.Generator, dtype: DTypeLike = np.float64) -> tuple[NDArray, NDArray]:
+    """Weights and biases from the standard normal $\\mathcal N(0, 1)$, as in chapter 1."""
+    w = rng.standard_normal((n_out, n_in)).astype(dtype, copy=False)
+    b = rng.standard_normal((n_out, 1)).astype(dtype, copy=False)
+    return w, b
+
+
+def scaled(n_in: int, n_out: int, rng: np.random.Generator, dtype: DTypeLike = np.float64) -> tuple[NDArray, NDArray]:
+    """Weights from $\\mathcal N(0, 1/n_{in})$, biases from $\\mathcal N(0, 1)$, as in chapter 3."""
+    w = (rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)).astype(dtype, copy=False)
+    b = rng.standard_normal((n_out, 1)).astype(dtype, copy=False)
+    return w, b
+
+
+def glorot(n_in: int, n_out: int, rng: np.random.Generator, dtype: DTypeLike = np.float64) -> tuple[NDArray, NDArray]:
+    """Weights uniform on $\\pm\\sqrt{6/(n_{in}+n_{out})}$, biases zero."""
+    limit = np.sqrt(6.0 / (n_in + n_out))
+    w = rng.uniform(-limit, limit, (n_out, n_in)).astype(dtype, copy=False)
+    return w, np.zeros((n_out, 1), dtype=dtype)
+
+
+def he(n_in: int, n_out: int, rng: np.random.Generator, dtype: DTypeLike = np.float64) -> tuple[NDArray, NDArray]:
+    """Weights from $\\mathcal N(0, 2/n_{in})$, biases zero."""
+    w = (rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(dtype, copy=False)
+    return w, np.zeros((n_out, 1), dtype=dtype)
+
+
+INITIALIZERS: dict[str, Initializer] = {"book": book, "scaled": scaled, "glorot": glorot, "he": he}
+"""The initialisers known by name."""
+
+
+def get_initializer(init: str | Initializer) -> Initializer:
+    """Return the initialiser called ``init``, or ``init`` itself if it is callable."""
+    if callable(init):
+        return init
+    try:
+        return INITIALIZERS[init]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)} or pass a callable"
+        ) from None

@@ -1,0 +1,198 @@
+"""`Parameter` and `Module`: the protocol every layer and container follows.
+
+A module maps a mini-batch to a mini-batch. Examples are **columns**: an
+input ``x`` of shape ``(n_in, m)`` holds ``m`` examples of ``n_in`` features,
+exactly as the book writes $a^{l-1}$ with one column per training input.
+
+The protocol is four verbs:
+
+* ``forward(x)`` computes the output and keeps on ``self`` only what
+  ``backward`` will need (calling the module, ``module(x)``, is ``forward``);
+* ``backward(grad_output)`` receives $\\partial C/\\partial(\\text{output})$,
+  **adds** into each parameter's ``grad`` and returns
+  $\\partial C/\\partial(\\text{input})$;
+* ``parameters()`` lists the module's `Parameter` objects;
+* ``zero_grad()`` sets every parameter's ``grad`` to zero in place.
+
+Updating the parameters is not a module's business: an optimizer from
+`minibp.optim` does it, so a module never imports one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._blas import add_matmul
+
+__all__ = ["Parameter", "Module"]
+
+
+class Parameter:
+    """A trainable array and the gradient of the cost with respect to it.
+
+    Attributes:
+        data: the values, updated in place by an optimizer.
+        grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype as
+            ``data``; modules add into it, ``zero_grad`` clears it.
+
+    ``zero_grad`` is lazy: it only marks the gradient as zero. The next
+    ``accumulate`` or ``accumulate_matmul`` then overwrites the array instead
+    of adding to it, which saves clearing memory that is about to be
+    written. Reading ``grad`` always gives the true gradient.
+    """
+
+    __slots__ = ("data", "_grad", "_grad_is_zero")
+
+    def __init__(self, data: NDArray) -> None:
+        data = np.asarray(data)
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter data must be a floating-point array, got dtype {data.dtype}")
+        self.data: NDArray = np.array(data, order="C")
+        self._grad: NDArray = np.zeros_like(self.data)
+        self._grad_is_zero = False
+
+    @property
+    def grad(self) -> NDArray:
+        """The gradient, same shape and dtype as ``data``."""
+        if self._grad_is_zero:
+            self._grad.fill(0)
+            self._grad_is_zero = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: NDArray) -> None:
+        value = np.asarray(value)
+        if value.shape != self.data.shape:
+            raise ValueError(f"Parameter.grad must have shape {self.data.shape}, got {value.shape}")
+        self._grad[...] = value
+        self._grad_is_zero = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``."""
+        return self.data.shape
+
+    def zero_grad(self) -> None:
+        """Set ``grad`` to zero (lazily: nothing is written until it is next used)."""
+        self._grad_is_zero = True
+
+    def accumulate(self, value: NDArray) -> None:
+        """Add ``value`` into ``grad``.
+
+        Args:
+            value: broadcastable to the parameter's shape.
+        """
+        if self._grad_is_zero:
+            self._grad_is_zero = False
+            np.copyto(self._grad, value)
+        else:
+            self._grad += value
+
+    def accumulate_matmul(self, a: NDArray, b: NDArray) -> None:
+        """Add ``a @ b`` into ``grad`` with one BLAS call and no temporary array.
+
+        Args:
+            a: shape ``(p, q)``.
+            b: shape ``(q, r)``, with ``(p, r)`` the parameter's shape.
+        """
+        if self._grad_is_zero:
+            self._grad_is_zero = False
+            add_matmul(self._grad, a, b, overwrite=True)
+        else:
+            add_matmul(self._grad, a, b)
+
+    def _rehome(self, data: NDArray, grad: NDArray) -> None:
+        """Move ``data`` and ``grad`` into the given arrays (views of an optimizer's buffers)."""
+        data[...] = self.data
+        grad[...] = self.grad
+        self.data, self._grad = data, grad
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer, activation and container.
+
+    Subclasses implement ``forward`` and ``backward``; those with parameters
+    also override ``named_parameters``. The defaults here make a module with
+    no parameters.
+
+    Attributes:
+        training: ``True`` in training mode (the default), ``False`` after
+            ``eval()``. Only modules that behave differently while training
+            (such as dropout) read it.
+    """
+
+    training: bool = True
+
+    def forward(self, x: NDArray) -> NDArray:
+        """Compute the output for a mini-batch.
+
+        Args:
+            x: input, shape ``(n_in, m)``.
+
+        Returns:
+            Output, shape ``(n_out, m)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        """Back-propagate through the last ``forward``.
+
+        Adds $\\partial C/\\partial\\theta$ into ``grad`` of each parameter
+        $\\theta$ and returns $\\partial C/\\partial x$.
+
+        Args:
+            grad_output: $\\partial C/\\partial(\\text{output})$, shape ``(n_out, m)``.
+
+        Returns:
+            $\\partial C/\\partial x$, shape ``(n_in, m)``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        """Like ``backward`` but without computing $\\partial C/\\partial x$.
+
+        A container calls this on its first module when its caller does not
+        need the gradient with respect to the data (the training loop never
+        does). The default calls ``backward`` when the module has parameters and
+        does nothing otherwise; `Dense` overrides it to skip the product
+        $w^T\\delta$, a third of a layer's backward arithmetic.
+
+        Args:
+            grad_output: $\\partial C/\\partial(\\text{output})$, shape ``(n_out, m)``.
+        """
+        if self.parameters():
+            self.backward(grad_output)
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` pairs, for example ``("w", ...)``."""
+        return iter(())
+
+    def parameters(self) -> list[Parameter]:
+        """Return the module's parameters, in a fixed order."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set the ``grad`` of every parameter to zero in place."""
+        for p in self.parameters():
+            p.zero_grad()
+
+    def train(self, mode: bool = True) -> Module:
+        """Switch to training mode (or to evaluation mode with ``mode=False``)."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Switch to evaluation mode; same as ``train(False)``."""
+        return self.train(False)
+
+    def __call__(self, x: NDArray) -> NDArray:
+        return self.forward(x)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"

@@ -1,0 +1,138 @@
+"""`Sequential`: modules applied one after another.
+
+``Sequential(Dense(784, 30), Sigmoid(), Dense(30, 10), Sigmoid())`` is the
+book's ``Network([784, 30, 10])``. Forward runs the modules in order;
+backward runs them in reverse, each receiving the gradient its successor
+returned. That reverse loop *is* backpropagation: every $\\delta^l$ of BP1
+and BP2 passes through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from ._checks import as_generator
+from .init import Initializer
+from .layers import Dense, Sigmoid
+from .module import Module, Parameter
+
+__all__ = ["Sequential", "mlp"]
+
+
+class Sequential(Module):
+    """A chain of modules. Indexable (``net[0].w``), iterable and sized.
+
+    Args:
+        *modules: the modules, first to last.
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        if not modules:
+            raise ValueError("Sequential needs at least one module")
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: item {i} is {type(module).__name__}, not a Module")
+        self.modules: list[Module] = list(modules)
+
+    def forward(self, x: NDArray) -> NDArray:
+        """Feed ``x`` forward through every module.
+
+        Args:
+            x: input, shape ``(n_in, m)`` of the first module.
+
+        Returns:
+            Output of the last module, shape ``(n_out, m)``.
+        """
+        for module in self.modules:
+            x = module.forward(x)
+        return x
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        """Back-propagate through every module, last to first.
+
+        Args:
+            grad_output: gradient of the cost with respect to the output, shape ``(n_out, m)``.
+
+        Returns:
+            Gradient with respect to the input, shape ``(n_in, m)``.
+        """
+        for module in reversed(self.modules):
+            grad_output = module.backward(grad_output)
+        return grad_output
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        """Back-propagate, skipping the gradient with respect to the input."""
+        modules = self.modules
+        for module in reversed(modules[1:]):
+            grad_output = module.backward(grad_output)
+        modules[0].backward_parameters(grad_output)
+
+    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
+        """Yield ``("0.w", ...)``, ``("0.b", ...)``, ... in module order."""
+        for i, module in enumerate(self.modules):
+            for name, p in module.named_parameters():
+                yield f"{i}.{name}", p
+
+    def train(self, mode: bool = True) -> Sequential:
+        self.training = bool(mode)
+        for module in self.modules:
+            module.train(mode)
+        return self
+
+    def __getitem__(self, index: int) -> Module:
+        return self.modules[index]
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self.modules)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {m!r}" for m in self.modules)
+        return f"Sequential(\n{inner}\n)"
+
+
+def mlp(
+    sizes: Sequence[int],
+    *,
+    init: str | Initializer = "book",
+    rng: np.random.Generator | int | None = None,
+    dtype: DTypeLike = np.float64,
+    activation: Callable[[], Module] | None = None,
+) -> Sequential:
+    """Build the book's network: ``Dense`` and ``Sigmoid`` layers for ``sizes``.
+
+    ``mlp([784, 30, 10])`` is chapter 1's ``Network([784, 30, 10])``: 784
+    inputs, 30 hidden sigmoid neurons, 10 sigmoid outputs, weights and biases
+    drawn from $\\mathcal N(0, 1)$.
+
+    Args:
+        sizes: neurons per layer, input first; at least two entries.
+        init: initialiser for every `Dense` (name or callable, see `minibp.init`).
+        rng: `numpy.random.Generator` or int seed; the layers draw from it in order.
+        dtype: ``float64`` (default) or ``float32`` for the whole network.
+        activation: a factory for the activation after each `Dense`
+            (default `Sigmoid`).
+
+    Returns:
+        ``Sequential(Dense(sizes[0], sizes[1]), Sigmoid(), Dense(sizes[1], sizes[2]), Sigmoid(), ...)``.
+
+    Example:
+        >>> net = mlp([784, 30, 10], rng=0)
+        >>> net[0].w.shape, net[2].b.shape
+        ((30, 784), (10, 1))
+    """
+    sizes = list(sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"mlp: sizes needs at least an input and an output size, got {sizes}")
+    rng = as_generator(rng)
+    make_activation = Sigmoid if activation is None else activation
+    modules: list[Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        modules.append(Dense(n_in, n_out, init=init, rng=rng, dtype=dtype))
+        modules.append(make_activation())
+    return Sequential(*modules)

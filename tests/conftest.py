@@ -1,0 +1,11 @@
+"""Shared fixtures: seeded generators and small float64 batches."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)
