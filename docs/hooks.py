@@ -1,0 +1,156 @@
+"""mkdocs hooks: keep the documentation tied to the code it describes.
+
+Before each build (``on_config``):
+
+* the pinned MathJax is fetched from the npm registry and verified, if it is
+  not already in ``docs/assets/mathjax/`` (``scripts/fetch_mathjax.py``);
+* every tutorial script in ``docs/examples/`` that a page shows the output of
+  is run, and what it prints is written to ``docs/examples/output/NAME.txt``,
+  which the page includes: the output on the page is what the code printed;
+* the pictures are drawn by ``scripts/make_figures.py`` into
+  ``docs/assets/figures/``.
+
+Outputs and pictures are cached, keyed on a hash of the script and of
+minibp's sources, so ``mkdocs serve`` only reruns what changed.
+
+While rendering (``on_page_markdown``) a line
+
+    {{ source("minibp/layers.py", "BP3:", "BP4:") }}
+
+becomes a code block holding the lines of that file from the first line
+containing the first text to the next line containing the second one, with
+their real line numbers. If the text is no longer there the build fails, so
+a page can never show code that minibp no longer has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
+OUTPUT = EXAMPLES / "output"
+FIGURES = DOCS / "assets" / "figures"
+
+# Tutorial scripts whose printed output appears in the pages (run with their default settings).
+RUN_EXAMPLES = (
+    "first_network",
+    "backprop_by_hand",
+    "own_layer",
+    "own_cost",
+)
+
+
+def _load_script(name: str):
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_minibp_docs_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fingerprint(*paths: Path) -> str:
+    """A hash of the given files and of every minibp source file."""
+    digest = hashlib.sha256()
+    for path in [*paths, *sorted((ROOT / "minibp").rglob("*.py")), *sorted((ROOT / "minibp").rglob("*.npz"))]:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Write only when the contents differ, so ``mkdocs serve`` does not rebuild in a loop."""
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def run_example(name: str) -> str:
+    """Run ``docs/examples/NAME.py`` as a script and return what it printed."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONWARNINGS="error")
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"docs/examples/{name}.py failed (exit {result.returncode}):\n{result.stderr}")
+    return result.stdout
+
+
+def build_outputs() -> None:
+    for name in RUN_EXAMPLES:
+        script = EXAMPLES / f"{name}.py"
+        if not script.is_file():
+            continue
+        key = _fingerprint(script)
+        stamp = OUTPUT / f".{name}.key"
+        out = OUTPUT / f"{name}.txt"
+        if out.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == key:
+            continue
+        _write_if_changed(out, run_example(name))
+        _write_if_changed(stamp, key)
+
+
+def build_figures() -> None:
+    script = ROOT / "scripts" / "make_figures.py"
+    if not script.is_file():
+        return
+    key = _fingerprint(script, EXAMPLES / "first_network.py")
+    stamp = FIGURES / ".key"
+    if stamp.is_file() and stamp.read_text(encoding="ascii") == key:
+        return
+    _load_script("make_figures").make_figures(FIGURES)
+    _write_if_changed(stamp, key)
+
+
+def on_config(config, **kwargs):
+    _load_script("fetch_mathjax").ensure_mathjax()
+    build_outputs()
+    build_figures()
+    return config
+
+
+_SOURCE = re.compile(
+    r'^(?P<indent>[ \t]*)\{\{\s*source\("(?P<path>[^"]+)",\s*"(?P<start>[^"]+)"'
+    r'(?:,\s*"(?P<end>[^"]+)")?\s*\)\s*\}\}[ \t]*$',
+    re.M,
+)
+
+
+def source_block(path: str, start: str, end: str | None = None) -> str:
+    """The fenced block for lines ``start``..``end`` (matched by content) of ``path``."""
+    lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
+    try:
+        first = next(i for i, line in enumerate(lines) if start in line)
+    except StopIteration:
+        raise ValueError(f"source(): no line of {path} contains {start!r}") from None
+    last = first
+    if end is not None:
+        try:
+            last = next(i for i in range(first, len(lines)) if end in lines[i])
+        except StopIteration:
+            raise ValueError(f"source(): no line of {path} after line {first + 1} contains {end!r}") from None
+    code = textwrap.dedent("\n".join(lines[first : last + 1]))
+    where = f"line {first + 1}" if first == last else f"lines {first + 1}–{last + 1}"
+    return f'```python title="{path}, {where}" linenums="{first + 1}"\n{code}\n```'
+
+
+def on_page_markdown(markdown, page, config, files, **kwargs):
+    def expand(match: re.Match) -> str:
+        block = source_block(match["path"], match["start"], match["end"])
+        return textwrap.indent(block, match["indent"])
+
+    return _SOURCE.sub(expand, markdown)
