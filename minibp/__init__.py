@@ -24,7 +24,7 @@ from .errors import (
 )
 from .layers import Dense, Sigmoid
 from .module import Module, Parameter
-from .optim import SGD, Optimizer
+from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
 from .sequential import Sequential, mlp
 from .train import History, accuracy, evaluate, predict, train
 
@@ -41,6 +41,9 @@ __all__ = [
     "mlp",
     "Optimizer",
     "SGD",
+    "Momentum",
+    "Nesterov",
+    "Adam",
     "History",
     "train",
     "evaluate",

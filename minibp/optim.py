@@ -1,4 +1,4 @@
-r"""Optimizers: `SGD`, the book's update rule, kept apart from the modules.
+r"""Optimizers: `SGD` (the book's rule), `Momentum`, `Nesterov` and `Adam`.
 
 An optimizer holds a list of `Parameter` objects. After a backward pass has
 filled their ``grad``, ``step()`` updates ``data`` in place;
@@ -14,24 +14,37 @@ $$w \to w - \eta \frac{\partial C}{\partial w}
 moves their ``data`` into one contiguous array and their ``grad`` into
 another (each `Parameter` then holds views of them; values are unchanged).
 A step then checks every gradient for NaN in one pass and updates every
-parameter in one BLAS call, instead of a few small calls per parameter. Keep
-using ``param.data`` rather than an array object taken from it before the
-optimizer was created.
+parameter with a few vectorised calls on the whole buffer, instead of a few
+small calls per parameter. The optimizers' own state (velocities, moment
+estimates) lives in buffers of the same layout. Keep using ``param.data``
+rather than an array object taken from it before the optimizer was created.
+
+**Saving and restoring.** ``state_dict()`` returns a flat dictionary of
+strings, floats and numpy arrays (no objects, so it can be written to an
+``.npz`` file and read back with ``allow_pickle=False``);
+``load_state_dict(d)`` validates and restores it. The dictionary holds the
+optimizer's type (``"type"``), its hyper-parameters (including the current
+``eta``, which a schedule may have changed), its scalar counters and one
+array per parameter and per state buffer, named ``"<buffer>.<i>"`` with the
+shape of parameter ``i``.
+
+Weight decay and L2 regularisation are not optimizer options here: see
+`minibp.regularization`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._blas import add_scaled, all_finite
-from .errors import HyperparameterError, NonFiniteError
+from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
-__all__ = ["Optimizer", "SGD"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
 
 
 def check_positive(owner: str, name: str, value: float) -> float:
@@ -45,10 +58,25 @@ def check_positive(owner: str, name: str, value: float) -> float:
     return value
 
 
+def check_unit_interval(owner: str, name: str, value: float) -> float:
+    """Return ``value`` as a float, or raise `HyperparameterError` unless $0 \\le$ value $< 1$."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}") from None
+    if not (0.0 <= value < 1.0):
+        raise HyperparameterError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+    return value
+
+
 class Optimizer:
     """Base class: holds the parameters, clears their gradients, checks them before a step.
 
-    Subclasses implement `update`; `step` checks the gradients first.
+    Subclasses implement `update`; `step` checks the gradients first. A
+    subclass declares its hyper-parameters in ``_hyperparameters`` (each
+    validated by ``_check_hyperparameter``), its scalar counters in
+    ``_counters`` and its per-parameter state buffers in ``_buffers``; the
+    base class then provides `state_dict` and `load_state_dict`.
 
     Args:
         parameters: the `Parameter` objects to update, e.g. ``net.parameters()``.
@@ -59,6 +87,10 @@ class Optimizer:
             their dtypes differ or another optimizer has since taken them over).
         flat_grad: all parameters' ``grad`` in one 1-D array, likewise.
     """
+
+    _hyperparameters: tuple[str, ...] = ()
+    _counters: tuple[str, ...] = ()
+    _buffers: tuple[str, ...] = ()
 
     def __init__(self, parameters: Iterable[Parameter]) -> None:
         params = list(parameters)
@@ -74,9 +106,10 @@ class Optimizer:
         self._flat_data: NDArray | None = None
         self._flat_grad: NDArray | None = None
         dtypes = {p.data.dtype for p in params}
+        size = sum(p.data.size for p in params)
+        self._state_dtype = np.dtype(next(iter(dtypes))) if len(dtypes) == 1 else np.dtype(np.float64)
         if len(dtypes) == 1:
-            size = sum(p.data.size for p in params)
-            self._flat_data = np.empty(size, dtype=dtypes.pop())
+            self._flat_data = np.empty(size, dtype=self._state_dtype)
             self._flat_grad = np.empty_like(self._flat_data)
             offset = 0
             for p in params:
@@ -84,6 +117,17 @@ class Optimizer:
                 view = slice(offset, offset + k)
                 p._rehome(self._flat_data[view].reshape(p.data.shape), self._flat_grad[view].reshape(p.data.shape))
                 offset += k
+        self._size = size
+
+    def _new_buffer(self) -> tuple[NDArray, list[NDArray]]:
+        """Return a zeroed flat state buffer of all parameters' size and its per-parameter views."""
+        flat = np.zeros(self._size, dtype=self._state_dtype)
+        views, offset = [], 0
+        for p in self.parameters:
+            k = p.data.size
+            views.append(flat[offset : offset + k].reshape(p.data.shape))
+            offset += k
+        return flat, views
 
     @property
     def flat_data(self) -> NDArray | None:
@@ -134,6 +178,102 @@ class Optimizer:
         """Apply the update rule to every parameter (gradients already checked)."""
         raise NotImplementedError
 
+    # -- state ------------------------------------------------------------------------------------
+
+    def _check_hyperparameter(self, name: str, value: object) -> float:
+        """Validate one hyper-parameter; subclasses with other ranges than ``> 0`` override this."""
+        return check_positive(type(self).__name__, name, value)
+
+    def _buffer_views(self, name: str) -> list[NDArray]:
+        return getattr(self, f"_{name}_views")
+
+    def state_dict(self) -> dict:
+        """Return the optimizer's state as plain values: ``str``, ``float`` and numpy arrays.
+
+        Returns:
+            ``{"type": class name, <hyper-parameter>: float, ..., <counter>: float, ...,
+            "<buffer>.<i>": array shaped like parameter i, ...}``. Arrays are copies.
+
+        Example:
+            >>> from minibp import mlp
+            >>> net = mlp([2, 3, 1], rng=0)
+            >>> sorted(Momentum(net.parameters(), eta=0.1, mu=0.9).state_dict())[:3]
+            ['eta', 'mu', 'type']
+        """
+        d: dict = {"type": type(self).__name__}
+        for name in self._hyperparameters + self._counters:
+            d[name] = float(getattr(self, name))
+        for name in self._buffers:
+            for i, view in enumerate(self._buffer_views(name)):
+                d[f"{name}.{i}"] = view.copy()
+        return d
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restore a state returned by `state_dict`, after checking all of it.
+
+        Values may also be 0-d numpy arrays (as read back from an ``.npz``
+        file). Nothing is changed unless the whole state is valid.
+
+        Args:
+            state: the dictionary.
+
+        Raises:
+            ModelFormatError: wrong optimizer type, or missing or unexpected keys.
+            HyperparameterError: a hyper-parameter or counter is out of range.
+            ShapeError: a buffer's shape differs from its parameter's.
+            NonFiniteError: a buffer holds NaN or infinity.
+        """
+        name = type(self).__name__
+        if not isinstance(state, Mapping):
+            raise ModelFormatError(f"{name}.load_state_dict: expected a mapping, got {type(state).__name__}")
+        kind = state.get("type")
+        kind = str(kind.item()) if isinstance(kind, np.ndarray) and kind.ndim == 0 else kind
+        if kind != name:
+            raise ModelFormatError(f"{name}.load_state_dict: the state belongs to optimizer {kind!r}, not {name!r}")
+        expected = {"type", *self._hyperparameters, *self._counters}
+        expected |= {f"{b}.{i}" for b in self._buffers for i in range(len(self.parameters))}
+        missing, unexpected = expected - set(state), set(state) - expected
+        if missing or unexpected:
+            raise ModelFormatError(
+                f"{name}.load_state_dict: missing keys {sorted(missing)}, unexpected keys {sorted(unexpected)} "
+                f"(for {len(self.parameters)} parameters)"
+            )
+        scalars = {}
+        for key in self._hyperparameters + self._counters:
+            value = np.asarray(state[key])
+            if value.ndim != 0 or value.dtype.kind not in "fiu":
+                raise HyperparameterError(f"{name}.load_state_dict: {key} must be a number, got {state[key]!r}")
+            scalars[key] = float(value)
+            if key in self._hyperparameters:
+                scalars[key] = self._check_hyperparameter(key, scalars[key])
+            elif not (scalars[key] >= 0 and scalars[key] == math.floor(scalars[key])):
+                raise HyperparameterError(f"{name}.load_state_dict: {key} must be a count >= 0, got {state[key]!r}")
+        arrays = {}
+        for b in self._buffers:
+            for i, p in enumerate(self.parameters):
+                key = f"{b}.{i}"
+                value = np.asarray(state[key])
+                if value.shape != p.data.shape:
+                    raise ShapeError(
+                        f"{name}.load_state_dict: {key} has shape {value.shape}, but parameter {i} has {p.data.shape}"
+                    )
+                if value.dtype.kind not in "fiu":
+                    raise ModelFormatError(f"{name}.load_state_dict: {key} must be numeric, got dtype {value.dtype}")
+                if not np.isfinite(value).all():
+                    raise NonFiniteError(f"{name}.load_state_dict: {key} contains NaN or infinity")
+                arrays[key] = value
+        for key, value in scalars.items():
+            setattr(self, key, value)
+        for b in self._buffers:
+            for i, view in enumerate(self._buffer_views(b)):
+                view[...] = arrays[f"{b}.{i}"]
+
+    def _hyper_repr(self) -> str:
+        return ", ".join(f"{h}={getattr(self, h)}" for h in self._hyperparameters)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._hyper_repr()})"
+
 
 class SGD(Optimizer):
     r"""Plain (stochastic) gradient descent: $\theta \to \theta - \eta\,\nabla_\theta C$.
@@ -148,6 +288,8 @@ class SGD(Optimizer):
         >>> optimizer = SGD(net.parameters(), eta=3.0)
     """
 
+    _hyperparameters = ("eta",)
+
     def __init__(self, parameters: Iterable[Parameter], eta: float) -> None:
         super().__init__(parameters)
         self.eta = check_positive("SGD", "eta", eta)
@@ -161,5 +303,162 @@ class SGD(Optimizer):
         for p in self.parameters:
             add_scaled(p.data, minus_eta, p.grad)  # eq. 13-14: w -> w - eta dC/dw
 
-    def __repr__(self) -> str:
-        return f"SGD(eta={self.eta})"
+
+class Momentum(Optimizer):
+    r"""Gradient descent with momentum, in the velocity form of the book's chapter 3.
+
+    Each parameter $w$ has a velocity $v$ (zero at the start), updated by
+
+    $$v \to v' = \mu v - \eta \nabla C, \qquad w \to w' = w + v'.$$
+
+    $\mu$ is the momentum coefficient ("friction" $1 - \mu$); $\mu = 0$ is
+    plain `SGD`. With a constant $\eta$ this is exactly
+    ``torch.optim.SGD(params, lr=eta, momentum=mu)``, whose buffer is
+    $-v/\eta$.
+
+    Args:
+        parameters: the `Parameter` objects to update.
+        eta: the learning rate $\eta > 0$.
+        mu: the momentum coefficient, $0 \le \mu < 1$.
+
+    Attributes:
+        velocity: the velocities, one flat array in parameter order
+            (``state_dict`` splits it by parameter).
+    """
+
+    _hyperparameters = ("eta", "mu")
+    _buffers = ("velocity",)
+
+    def __init__(self, parameters: Iterable[Parameter], eta: float, mu: float = 0.9) -> None:
+        super().__init__(parameters)
+        name = type(self).__name__
+        self.eta = check_positive(name, "eta", eta)
+        self.mu = check_unit_interval(name, "mu", mu)
+        self.velocity, self._velocity_views = self._new_buffer()
+
+    def _check_hyperparameter(self, name: str, value: object) -> float:
+        if name == "mu":
+            return check_unit_interval(type(self).__name__, name, value)
+        return super()._check_hyperparameter(name, value)
+
+    def update(self) -> None:
+        r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
+        if self._owns_storage():
+            self._update(self._flat_data, self._flat_grad, self.velocity)  # all parameters at once
+            return
+        for p, v in zip(self.parameters, self._velocity_views):
+            self._update(p.data, p.grad, v)
+
+    def _update(self, w: NDArray, g: NDArray, v: NDArray) -> None:
+        v *= self.mu
+        add_scaled(v, -self.eta, g)  # v -> mu v - eta dC/dw
+        w += v  # w -> w + v
+
+
+class Nesterov(Momentum):
+    r"""Nesterov's accelerated gradient, in the form that needs only $\nabla C$ at the stored $w$.
+
+    Nesterov's method evaluates the gradient at the look-ahead point
+    $w + \mu v$. Storing that look-ahead point instead of $w$ turns the update
+    into one that uses the gradient where the network is (Sutskever et al.,
+    2013; Bengio et al., 2012):
+
+    $$v \to v' = \mu v - \eta \nabla C, \qquad w \to w' = w + \mu v' - \eta \nabla C.$$
+
+    With a constant $\eta$ this is exactly
+    ``torch.optim.SGD(params, lr=eta, momentum=mu, nesterov=True)``.
+
+    Args:
+        parameters: the `Parameter` objects to update.
+        eta: the learning rate $\eta > 0$.
+        mu: the momentum coefficient, $0 \le \mu < 1$.
+    """
+
+    def _update(self, w: NDArray, g: NDArray, v: NDArray) -> None:
+        v *= self.mu
+        add_scaled(v, -self.eta, g)  # v -> mu v - eta dC/dw
+        add_scaled(w, self.mu, v)  # w -> w + mu v' ...
+        add_scaled(w, -self.eta, g)  # ... - eta dC/dw
+
+
+class Adam(Optimizer):
+    r"""Adam (Kingma and Ba, 2015): steps scaled by running moment estimates of the gradient.
+
+    With $g = \nabla C$ and step counter $t$ (1 at the first step), each
+    parameter $w$ keeps a first moment $m_1$ and a second moment $m_2$ (zero at
+    the start):
+
+    $$m_1 \to \beta_1 m_1 + (1-\beta_1)\, g, \qquad
+      m_2 \to \beta_2 m_2 + (1-\beta_2)\, g \odot g,$$
+    $$w \to w - \frac{\eta}{1-\beta_1^t}\,
+      \frac{m_1}{\sqrt{m_2 / (1-\beta_2^t)} + \epsilon}.$$
+
+    This is ``torch.optim.Adam(params, lr=eta, betas=(beta1, beta2), eps=epsilon)``.
+    Adam's $\eta$ is a step size in parameter units: start near $10^{-3}$,
+    not the book's $\eta = 3$.
+
+    Args:
+        parameters: the `Parameter` objects to update.
+        eta: the step size $\eta > 0$.
+        beta1: decay of the first moment, $0 \le \beta_1 < 1$.
+        beta2: decay of the second moment, $0 \le \beta_2 < 1$.
+        epsilon: added to the denominator, $> 0$.
+
+    Attributes:
+        t: the number of steps taken.
+        first_moment, second_moment: flat arrays in parameter order.
+    """
+
+    _hyperparameters = ("eta", "beta1", "beta2", "epsilon")
+    _counters = ("t",)
+    _buffers = ("first_moment", "second_moment")
+
+    def __init__(
+        self,
+        parameters: Iterable[Parameter],
+        eta: float = 1e-3,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        epsilon: float = 1e-8,
+    ) -> None:
+        super().__init__(parameters)
+        self.eta = check_positive("Adam", "eta", eta)
+        self.beta1 = check_unit_interval("Adam", "beta1", beta1)
+        self.beta2 = check_unit_interval("Adam", "beta2", beta2)
+        self.epsilon = check_positive("Adam", "epsilon", epsilon)
+        self.t = 0
+        self.first_moment, self._first_moment_views = self._new_buffer()
+        self.second_moment, self._second_moment_views = self._new_buffer()
+        self._scratch, self._scratch_views = self._new_buffer()
+
+    def _check_hyperparameter(self, name: str, value: object) -> float:
+        if name in ("beta1", "beta2"):
+            return check_unit_interval("Adam", name, value)
+        return super()._check_hyperparameter(name, value)
+
+    def load_state_dict(self, state: Mapping) -> None:
+        super().load_state_dict(state)
+        self.t = int(self.t)
+
+    def update(self) -> None:
+        """Apply one Adam step to every parameter."""
+        self.t += 1
+        if self._owns_storage():
+            self._update(self._flat_data, self._flat_grad, self.first_moment, self.second_moment, self._scratch)
+            return
+        views = zip(self._first_moment_views, self._second_moment_views, self._scratch_views)
+        for p, (m1, m2, s) in zip(self.parameters, views):
+            self._update(p.data, p.grad, m1, m2, s)
+
+    def _update(self, w: NDArray, g: NDArray, m1: NDArray, m2: NDArray, s: NDArray) -> None:
+        b1, b2 = self.beta1, self.beta2
+        m1 *= b1
+        add_scaled(m1, 1.0 - b1, g)  # m1 -> b1 m1 + (1 - b1) g
+        np.multiply(g, g, out=s)
+        m2 *= b2
+        add_scaled(m2, 1.0 - b2, s)  # m2 -> b2 m2 + (1 - b2) g*g
+        np.sqrt(m2, out=s)
+        s /= math.sqrt(1.0 - b2**self.t)  # sqrt of the bias-corrected second moment
+        s += self.epsilon
+        np.divide(m1, s, out=s)
+        add_scaled(w, -self.eta / (1.0 - b1**self.t), s)  # w -> w - eta m1_hat / (sqrt(m2_hat) + eps)
