@@ -1,0 +1,653 @@
+import io as _stdio
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import minibp as bp
+from minibp import io as bpio
+from minibp import optim
+
+
+@pytest.fixture
+def registry():
+    """Restore the module registry after a test that registers layers."""
+    bpio._builtins()
+    saved = dict(bpio._REGISTRY)
+    yield bpio._REGISTRY
+    bpio._REGISTRY.clear()
+    bpio._REGISTRY.update(saved)
+
+
+def blobs(rng, n=120, k=3, d=4):
+    labels = rng.integers(0, k, n)
+    centres = rng.standard_normal((d, k)) * 3
+    return np.asfortranarray(centres[:, labels] + rng.standard_normal((d, n))), labels
+
+
+def read_entries(path):
+    """All arrays of an archive (without pickle) and its decoded header."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays.pop("minibp.json").tobytes().decode())
+    return header, arrays
+
+
+def write_entries(path, header, arrays):
+    """Write a (possibly doctored) archive in the same layout as `save`."""
+    text = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:
+        bpio._write_npz(f, {"minibp.json": text, **arrays})
+
+
+# -- round trips ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_save_load_gives_bit_identical_predictions(tmp_path, rng, dtype):
+    net = bp.mlp([7, 5, 4, 3], rng=0, dtype=dtype)
+    path = tmp_path / "net.npz"
+    bpio.save(net, path)
+    same = bpio.load(path)
+    assert type(same) is bp.Sequential and len(same) == len(net)
+    assert [type(m) for m in same] == [type(m) for m in net]
+    x = rng.standard_normal((7, 9)).astype(dtype)
+    out, out2 = net(x), same(x)
+    assert out2.dtype == out.dtype
+    assert out2.tobytes() == out.tobytes()
+    for (n1, p1), (n2, p2) in zip(net.named_parameters(), same.named_parameters()):
+        assert n1 == n2 and p1.data.dtype == p2.data.dtype and p1.data.tobytes() == p2.data.tobytes()
+
+
+def test_file_is_a_plain_npz_without_pickle(tmp_path):
+    net = bp.mlp([4, 3, 2], rng=0)
+    path = tmp_path / "net.npz"
+    bpio.save(net, path, metadata={"note": "hello"})
+    header, arrays = read_entries(path)
+    assert header["format_version"] == bpio.FORMAT_VERSION and header["minibp_version"] == bp.__version__
+    assert header["architecture"]["type"] == "Sequential"
+    assert [m["type"] for m in header["architecture"]["modules"]] == ["Dense", "Sigmoid", "Dense", "Sigmoid"]
+    assert header["architecture"]["modules"][0]["config"] == {"n_in": 4, "n_out": 3, "dtype": "float64"}
+    assert sorted(arrays) == ["param/0.b", "param/0.w", "param/2.b", "param/2.w"]
+    assert header["metadata"] == {"note": "hello"}
+
+
+def test_saving_twice_gives_the_same_bytes(tmp_path):
+    net = bp.mlp([6, 4, 2], rng=3)
+    bpio.save(net, tmp_path / "a.npz")
+    time.sleep(1.1)  # zip timestamps have a resolution of two seconds; they must not leak in
+    bpio.save(net, tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_path_is_used_as_given(tmp_path):
+    net = bp.mlp([2, 2], rng=0)
+    bpio.save(net, tmp_path / "model.bin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.bin"]
+    assert bpio.load(str(tmp_path / "model.bin"))[0].n_in == 2
+
+
+def test_load_accepts_a_file_object(tmp_path):
+    net = bp.mlp([3, 2], rng=0)
+    bpio.save(net, tmp_path / "m.npz")
+    same = bpio.load(_stdio.BytesIO((tmp_path / "m.npz").read_bytes()))
+    assert same[0].w.data.tobytes() == net[0].w.data.tobytes()
+
+
+def _optimizers():
+    factories = {"SGD": lambda ps: optim.SGD(ps, eta=0.5)}
+    if hasattr(optim, "Momentum"):
+        factories["Momentum"] = lambda ps: optim.Momentum(ps, eta=0.1, mu=0.9)
+    if hasattr(optim, "Nesterov"):
+        factories["Nesterov"] = lambda ps: optim.Nesterov(ps, eta=0.1, mu=0.9)
+    if hasattr(optim, "Adam"):
+        factories["Adam"] = lambda ps: optim.Adam(ps, eta=0.01)
+    return factories
+
+
+@pytest.mark.parametrize("name", sorted(_optimizers()))
+def test_resumed_training_is_bit_identical_to_an_uninterrupted_run(tmp_path, name):
+    make_optimizer = _optimizers()[name]
+    X, y = blobs(np.random.default_rng(5))
+    kwargs = dict(mini_batch_size=7, verbose=False, progress=False)
+
+    net = bp.mlp([4, 6, 3], rng=0)
+    rng = np.random.default_rng(42)
+    bp.train(net, (X, y), optimizer=make_optimizer(net.parameters()), epochs=3, rng=rng, **kwargs)
+
+    first = bp.mlp([4, 6, 3], rng=0)
+    rng1 = np.random.default_rng(42)
+    optimizer1 = make_optimizer(first.parameters())
+    history = bp.train(first, (X, y), optimizer=optimizer1, epochs=2, rng=rng1, **kwargs)
+    path = tmp_path / "checkpoint.npz"
+    bpio.save(first, path, optimizer=optimizer1, history=history, rng=rng1)
+    del first, optimizer1, rng1
+
+    ckpt = bpio.load_checkpoint(path)
+    assert ckpt.optimizer_state["type"] == name
+    assert ckpt.history["epoch"] == [0, 1]
+    optimizer2 = make_optimizer(ckpt.net.parameters())
+    if hasattr(optimizer2, "load_state_dict"):
+        optimizer2.load_state_dict(ckpt.optimizer_state)
+    bp.train(ckpt.net, (X, y), optimizer=optimizer2, epochs=1, rng=ckpt.rng, **kwargs)
+
+    for (n1, p1), (_, p2) in zip(net.named_parameters(), ckpt.net.named_parameters()):
+        assert p1.data.tobytes() == p2.data.tobytes(), f"parameter {n1} differs after resuming"
+    assert rng.bit_generator.state == ckpt.rng.bit_generator.state
+
+
+def test_optimizer_state_arrays_round_trip(tmp_path):
+    if not hasattr(optim, "Momentum") or not hasattr(optim.Optimizer, "state_dict"):
+        pytest.skip("needs an optimizer with state buffers and state_dict()")
+    net = bp.mlp([3, 4, 2], rng=0)
+    opt = optim.Momentum(net.parameters(), eta=0.1, mu=0.9)
+    X, y = blobs(np.random.default_rng(0), d=3, k=2)
+    bp.train(net, (X, y), optimizer=opt, epochs=1, mini_batch_size=10, rng=0, verbose=False, progress=False)
+    bpio.save(net, tmp_path / "m.npz", optimizer=opt)
+    state = bpio.load_checkpoint(tmp_path / "m.npz").optimizer_state
+    original = opt.state_dict()
+    assert sorted(state) == sorted(original)
+    for key, value in original.items():
+        if isinstance(value, np.ndarray):
+            assert state[key].dtype == value.dtype and state[key].tobytes() == value.tobytes(), key
+        else:
+            assert state[key] == value, key
+
+
+def test_optimizer_without_state_dict_keeps_its_settings(tmp_path):
+    class Plain:
+        def __init__(self):
+            self.eta = 0.25
+            self._hidden = 1
+
+    net = bp.mlp([2, 2], rng=0)
+    bpio.save(net, tmp_path / "m.npz", optimizer=Plain())
+    assert bpio.load_checkpoint(tmp_path / "m.npz").optimizer_state == {"type": "Plain", "eta": 0.25}
+
+
+def test_history_and_rng_round_trip(tmp_path):
+    history = bp.History(
+        epoch=[0, 1],
+        training_cost=[0.5, 0.25],
+        evaluation_cost=[None, None],
+        evaluation_correct=[None, None],
+        evaluation_accuracy=[None, None],
+        seconds=[0.1, 0.1],
+    )
+    for kind in ("PCG64", "MT19937", "Philox", "SFC64", "PCG64DXSM"):
+        rng = np.random.Generator(getattr(np.random, kind)(7))
+        rng.random(3)
+        bpio.save(bp.mlp([2, 2], rng=0), tmp_path / "m.npz", history=history, rng=rng)
+        ckpt = bpio.load_checkpoint(tmp_path / "m.npz")
+        assert bp.History.from_dict(ckpt.history) == history
+        assert ckpt.rng.random(5).tobytes() == rng.random(5).tobytes(), kind
+
+
+# -- the registry -----------------------------------------------------------------------------------
+
+
+def test_builtin_modules_are_registered():
+    names = bpio.registered_modules()
+    for name in ["Sequential", "Dense", "Sigmoid"]:
+        assert names[name] is getattr(bp, name)
+    for name in ["Tanh", "ReLU", "Identity", "Softmax", "Dropout"]:
+        if hasattr(bp.layers, name):
+            assert names[name] is getattr(bp.layers, name)
+
+
+def test_user_layer_registers_and_round_trips(tmp_path, registry, rng):
+    @bpio.register_module
+    class Scale(bp.Module):
+        def __init__(self, factor: float = 2.0):
+            self.factor = factor
+
+        def get_config(self):
+            return {"factor": self.factor}
+
+        def forward(self, x):
+            return self.factor * x
+
+        def backward(self, grad_output):
+            return self.factor * grad_output
+
+    @bpio.register_module(name="my.Shift")
+    class Shift(bp.Module):  # no get_config: the argument is read back from the attribute
+        def __init__(self, n: int, amount: float = 0.0):
+            self.n, self.amount = n, amount
+
+        def forward(self, x):
+            return x + self.amount
+
+        def backward(self, grad_output):
+            return grad_output
+
+    net = bp.Sequential(bp.Dense(3, 4, rng=0), Scale(0.5), Shift(4, amount=1.5), bp.Sigmoid())
+    bpio.save(net, tmp_path / "m.npz")
+    header, _ = read_entries(tmp_path / "m.npz")
+    assert header["architecture"]["modules"][1] == {"type": "Scale", "config": {"factor": 0.5}}
+    assert header["architecture"]["modules"][2] == {"type": "my.Shift", "config": {"n": 4, "amount": 1.5}}
+    same = bpio.load(tmp_path / "m.npz")
+    assert same[1].factor == 0.5 and same[2].amount == 1.5
+    x = rng.standard_normal((3, 5))
+    assert same(x).tobytes() == net(x).tobytes()
+
+
+def test_unregistered_layer_cannot_be_saved_and_the_old_file_stays(tmp_path):
+    class Mystery(bp.Module):
+        def forward(self, x):
+            return x
+
+    path = tmp_path / "m.npz"
+    bpio.save(bp.mlp([2, 2], rng=0), path)
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match="Mystery is not registered.*register_module"):
+        bpio.save(bp.Sequential(bp.Dense(2, 2, rng=0), Mystery()), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_register_module_rejects_non_modules_and_name_clashes(registry):
+    with pytest.raises(TypeError, match="not a subclass of minibp.Module"):
+        bpio.register_module(int)
+
+    class Dense(bp.Module):
+        pass
+
+    with pytest.raises(ValueError, match="'Dense' is already registered"):
+        bpio.register_module(Dense)
+    assert bpio.register_module(bp.Dense) is bp.Dense  # registering the same class again is harmless
+
+
+def test_save_refuses_nan_parameters_and_keeps_the_old_file(tmp_path):
+    path = tmp_path / "m.npz"
+    net = bp.mlp([2, 3, 2], rng=0)
+    bpio.save(net, path)
+    before = path.read_bytes()
+    net[2].w.data[1, 0] = np.nan
+    with pytest.raises(bp.NonFiniteError, match=r"'2\.w'"):
+        bpio.save(net, path)
+    assert path.read_bytes() == before
+
+
+# -- refusing bad files -----------------------------------------------------------------------------
+
+
+class Payload:
+    """Unpickling this creates the sentinel file: the side effect a malicious file would have."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (open, (self.sentinel, "w"))
+
+
+def test_pickled_entry_is_refused_and_never_executed(tmp_path):
+    good = tmp_path / "good.npz"
+    bpio.save(bp.mlp([3, 2], rng=0), good)
+    header, arrays = read_entries(good)
+    sentinel = tmp_path / "pwned"
+    evil_param = np.empty((2, 3), dtype=object)
+    evil_param[0, 0] = Payload(sentinel)
+    for where in ("param", "extra", "header"):
+        evil = tmp_path / f"evil_{where}.npz"
+        doctored = dict(arrays)
+        if where == "param":
+            doctored["param/0.w"] = evil_param
+        elif where == "extra":
+            doctored["param/zz"] = evil_param
+        payload = np.array([Payload(sentinel)], dtype=object)
+        with zipfile.ZipFile(evil, "w") as zf:
+            for key, value in doctored.items():
+                with zf.open(key + ".npy", "w") as f:
+                    np.lib.format.write_array(f, value, allow_pickle=True)
+            with zf.open("minibp.json.npy", "w") as f:
+                if where == "header":
+                    np.lib.format.write_array(f, payload, allow_pickle=True)
+                else:
+                    np.lib.format.write_array(f, np.frombuffer(json.dumps(header).encode(), np.uint8))
+        with pytest.raises(bp.ModelFormatError, match="object array.*unpickling"):
+            bpio.load(evil)
+        assert not sentinel.exists()
+    # The payload is live: numpy with pickling allowed would have run it.
+    with np.load(tmp_path / "evil_param.npz", allow_pickle=True) as npz:
+        npz["param/0.w"][0, 0].close()
+    assert sentinel.exists()
+
+
+def test_raw_pickle_and_npy_files_are_refused(tmp_path):
+    sentinel = tmp_path / "pwned"
+    raw = tmp_path / "model.pkl"
+    raw.write_bytes(pickle.dumps(Payload(sentinel)))
+    with pytest.raises(bp.ModelFormatError, match="corrupt or not a minibp model"):
+        bpio.load(raw)
+    npy = tmp_path / "model.npy"
+    with open(npy, "wb") as f:
+        np.lib.format.write_array(f, np.array([Payload(sentinel)], dtype=object), allow_pickle=True)
+    with pytest.raises(bp.ModelFormatError):
+        bpio.load(npy)
+    plain_npy = tmp_path / "plain.npy"
+    np.save(plain_npy, np.zeros(3))
+    with pytest.raises(bp.ModelFormatError):
+        bpio.load(plain_npy)
+    assert not sentinel.exists()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    path = tmp_path / "good.npz"
+    bpio.save(bp.mlp([3, 4, 2], rng=0), path, optimizer=optim.SGD(bp.mlp([3, 2], rng=0).parameters(), eta=1.0))
+    header, arrays = read_entries(path)
+    return tmp_path / "bad.npz", header, arrays
+
+
+def expect_refusal(path, header, arrays, pattern):
+    write_entries(path, header, arrays)
+    with pytest.raises(bp.ModelFormatError, match=pattern):
+        bpio.load(path)
+
+
+def test_unknown_layer_type_is_refused(saved):
+    path, header, arrays = saved
+    header["architecture"]["modules"][1]["type"] = "os.system"
+    expect_refusal(path, header, arrays, r"unknown layer type 'os\.system'.*known types are.*register_module")
+
+
+def test_wrong_parameter_shape_is_refused(saved):
+    path, header, arrays = saved
+    arrays["param/0.w"] = arrays["param/0.w"].T.copy()
+    expect_refusal(path, header, arrays, r"parameter '0\.w' is float64 \(3, 4\) in the file.*float64 \(4, 3\)")
+
+
+def test_wrong_parameter_dtype_is_refused(saved):
+    path, header, arrays = saved
+    arrays["param/2.b"] = arrays["param/2.b"].astype(np.float32)
+    expect_refusal(path, header, arrays, r"parameter '2\.b' is float32")
+
+
+def test_architecture_and_parameters_must_agree(saved):
+    path, header, arrays = saved
+    header["architecture"]["modules"][0]["config"]["n_out"] = 5
+    expect_refusal(path, header, arrays, r"parameter '0\.w'.*\(4, 3\) in the file.*\(5, 3\)")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_parameters_are_refused(saved, value):
+    path, header, arrays = saved
+    arrays["param/0.b"][2, 0] = value
+    expect_refusal(path, header, arrays, r"parameter '0\.b' holds 1 NaN or infinite")
+
+
+def test_missing_and_extra_entries_are_refused(saved):
+    path, header, arrays = saved
+    expect_refusal(
+        path, header, {k: v for k, v in arrays.items() if k != "param/2.w"}, r"missing entries \['param/2\.w'\]"
+    )
+    expect_refusal(path, header, {**arrays, "param/9.w": np.zeros(2)}, r"unexpected entries \['param/9\.w'\]")
+    header["parameters"] = header["parameters"][:-1]
+    expect_refusal(path, header, arrays, "the architecture has parameters")
+
+
+def test_newer_format_version_is_refused(saved):
+    path, header, arrays = saved
+    header["format_version"] = bpio.FORMAT_VERSION + 1
+    expect_refusal(path, header, arrays, rf"format version {bpio.FORMAT_VERSION + 1}.*Upgrade minibp")
+
+
+@pytest.mark.parametrize(
+    "change,pattern",
+    [
+        (lambda h: h.update(format="other"), "does not describe a minibp model"),
+        (lambda h: h.update(format_version="1"), "invalid format version"),
+        (lambda h: h.update(surprise=1), r"unexpected \['surprise'\]"),
+        (lambda h: h.update(architecture=[]), "expected an object with a string 'type'"),
+        (lambda h: h["architecture"].update(modules=[]), "non-empty 'modules'"),
+        (lambda h: h["architecture"]["modules"][0]["config"].update(n_in=-1), "cannot build Dense"),
+        (lambda h: h["architecture"]["modules"][0]["config"].update(rng=1), "cannot build Dense"),
+        (lambda h: h["architecture"]["modules"][1]["config"].update(x=1), "cannot build Sigmoid"),
+        (lambda h: h.update(metadata=[]), "'metadata' must be an object"),
+        (lambda h: h.update(rng={"bit_generator": "Evil"}), "not the state of a known numpy bit generator"),
+        (lambda h: h.update(optimizer={"scalars": 1}), "malformed optimizer state"),
+    ],
+)
+def test_malformed_headers_are_refused(saved, change, pattern):
+    path, header, arrays = saved
+    change(header)
+    expect_refusal(path, header, arrays, pattern)
+
+
+def test_truncated_files_are_refused(tmp_path):
+    path = tmp_path / "m.npz"
+    bpio.save(bp.mlp([5, 4, 3], rng=0), path, metadata={"x": 1})
+    data = path.read_bytes()
+    cut = tmp_path / "cut.npz"
+    for n in sorted({*range(0, len(data), max(1, len(data) // 97)), len(data) - 1, len(data) - 22}):
+        cut.write_bytes(data[:n])
+        with pytest.raises(bp.ModelFormatError):
+            bpio.load(cut)
+
+
+def test_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        bpio.load(tmp_path / "nope.npz")
+
+
+# -- fuzzing the loader -----------------------------------------------------------------------------
+
+
+def _good_bytes() -> bytes:
+    buf = _stdio.BytesIO()
+    net = bp.mlp([3, 2, 2], rng=0)
+    header = {
+        "format": "minibp-model",
+        "format_version": 1,
+        "minibp_version": bp.__version__,
+        "architecture": bpio._architecture(net),
+        "parameters": [n for n, _ in net.named_parameters()],
+        "optimizer": None,
+        "history": None,
+        "rng": None,
+        "metadata": {},
+    }
+    arrays = {"minibp.json": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+    arrays.update({"param/" + n: p.data for n, p in net.named_parameters()})
+    bpio._write_npz(buf, arrays)
+    return buf.getvalue()
+
+
+GOOD = _good_bytes()
+
+
+def only_model_format_errors(data: bytes) -> None:
+    try:
+        bpio.load(_stdio.BytesIO(data))
+    except bp.ModelFormatError:
+        pass
+
+
+FUZZ = settings(
+    max_examples=int(os.environ.get("MINIBP_FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(st.binary(max_size=2048))
+def test_fuzz_random_bytes(data):
+    only_model_format_errors(data)
+
+
+@FUZZ
+@given(st.binary(max_size=64))
+def test_fuzz_zip_magic_then_random_bytes(data):
+    only_model_format_errors(b"PK\x03\x04" + data)
+    only_model_format_errors(GOOD[:200] + data)
+
+
+@FUZZ
+@given(st.integers(0, len(GOOD)))
+def test_fuzz_truncation(n):
+    only_model_format_errors(GOOD[:n])
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), min_size=1, max_size=8))
+def test_fuzz_byte_changes(changes):
+    data = bytearray(GOOD)
+    for position, value in changes:
+        data[position] = value
+    only_model_format_errors(bytes(data))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@FUZZ
+@given(
+    st.sampled_from(["architecture", "parameters", "optimizer", "history", "rng", "metadata", "format_version"]),
+    json_values,
+)
+def test_fuzz_header_values(key, value):
+    with np.load(_stdio.BytesIO(GOOD), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays["minibp.json"].tobytes())
+    header[key] = value
+    arrays["minibp.json"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    buf = _stdio.BytesIO()
+    bpio._write_npz(buf, arrays)
+    only_model_format_errors(buf.getvalue())
+
+
+@FUZZ
+@given(st.dictionaries(st.text(min_size=1, max_size=12), st.binary(max_size=64), max_size=4))
+def test_fuzz_archives_of_random_members(members):
+    buf = _stdio.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    only_model_format_errors(buf.getvalue())
+
+
+# -- interrupted saves ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("anonymous", [True, False], ids=["O_TMPFILE", "named-temporary"])
+def test_exception_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch, anonymous):
+    path = tmp_path / "model.npz"
+    bpio.save(bp.mlp([6, 5, 4], rng=0), path)
+    before = path.read_bytes()
+    if not anonymous:
+        monkeypatch.setattr(bpio, "_write_anonymous", lambda *args: False)
+    real_write_array = np.lib.format.write_array
+    calls = []
+
+    def failing_write_array(fp, array, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            fp.write(b"\0" * 100)  # part of the array is out, then the disk "fills up"
+            raise OSError(28, "No space left on device")
+        return real_write_array(fp, array, *args, **kwargs)
+
+    monkeypatch.setattr(np.lib.format, "write_array", failing_write_array)
+    with pytest.raises(OSError, match="No space left"):
+        bpio.save(bp.mlp([6, 5, 4], rng=1), path)
+    assert len(calls) == 3
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+    monkeypatch.undo()
+    assert bpio.load(path)[0].w.data.tobytes() == bp.mlp([6, 5, 4], rng=0)[0].w.data.tobytes()
+
+
+def test_keyboard_interrupt_mid_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    path = tmp_path / "new.npz"
+    monkeypatch.setattr(np.lib.format, "write_array", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        bpio.save(bp.mlp([3, 2], rng=0), path)
+    assert list(tmp_path.iterdir()) == []
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    import minibp as bp
+    from minibp import io
+
+    path, mode = sys.argv[1], sys.argv[2]
+    net = bp.mlp([784, 1000, 1000, 10], rng=1)
+    if mode == "pause":  # stop for good in the middle of the archive, after the first parameter
+        real = np.lib.format.write_array
+        count = [0]
+        def write_array(fp, array, *args, **kwargs):
+            count[0] += 1
+            if count[0] == 3:
+                fp.write(array.tobytes()[: array.nbytes // 2])
+                print("mid-write", flush=True)
+                time.sleep(60)
+            return real(fp, array, *args, **kwargs)
+        np.lib.format.write_array = write_array
+        io.save(net, path)
+    else:  # save again and again until killed
+        print("saving", flush=True)
+        while True:
+            io.save(net, path)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_process_killed_mid_write_leaves_the_old_file_intact(tmp_path):
+    path = tmp_path / "model.npz"
+    old = bp.mlp([784, 30, 10], rng=0)
+    bpio.save(old, path)
+    before = path.read_bytes()
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), "pause"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "mid-write"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert child.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+    assert bpio.load(path)[2].w.data.tobytes() == old[2].w.data.tobytes()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_process_killed_at_random_moments_leaves_a_loadable_file(tmp_path):
+    path = tmp_path / "model.npz"
+    bpio.save(bp.mlp([784, 30, 10], rng=0), path)
+    delays = np.random.default_rng(0).uniform(0.05, 0.3, 2)
+    for delay in delays:
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), "loop"], stdout=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout.readline().strip() == "saving"
+            time.sleep(delay)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.wait(timeout=30)
+            child.stdout.close()
+        net = bpio.load(path)  # either the old network or a complete new one
+        assert [p.shape for p in net.parameters()] in (
+            [(30, 784), (30, 1), (10, 30), (10, 1)],
+            [(1000, 784), (1000, 1), (1000, 1000), (1000, 1), (10, 1000), (10, 1)],
+        )
+        leftovers = sorted(p.name for p in Path(tmp_path).iterdir() if p.name != "model.npz")
+        assert leftovers == [] or all(n.startswith(".model.npz.") for n in leftovers)
