@@ -1,5 +1,40 @@
-"""Data: mini-batch iteration (and, as they land, the MNIST loaders)."""
+"""Data: MNIST and Fashion-MNIST loaders, the bundled sample, IDX files, downloads, mini-batches.
+
+```python
+from minibp.data import load_sample, load_mnist
+
+data = load_sample()            # 4,000 / 500 / 500 real MNIST digits, bundled, offline
+data = load_mnist(download=True)  # the book's 50,000 / 10,000 / 10,000 split
+X, y = data.training            # X: (784, N) floats in [0, 1], y: (N,) int64 labels
+```
+"""
 
 from .batches import check_mini_batch_size, minibatch_indices
+from .download import download
+from .idx import read_idx, write_idx
+from .mnist import (
+    DataNotFoundError,
+    Splits,
+    data_home,
+    load_dataset,
+    load_fashion_mnist,
+    load_idx_directory,
+    load_mnist,
+)
+from .sample import load_sample
 
-__all__ = ["check_mini_batch_size", "minibatch_indices"]
+__all__ = [
+    "Splits",
+    "DataNotFoundError",
+    "load_sample",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_idx_directory",
+    "load_dataset",
+    "data_home",
+    "download",
+    "read_idx",
+    "write_idx",
+    "check_mini_batch_size",
+    "minibatch_indices",
+]

@@ -1,0 +1,260 @@
+"""Download MNIST and Fashion-MNIST, verified against pinned SHA-256 digests.
+
+Each file is fetched over HTTPS from a list of mirrors, tried in order. The
+bytes go to a hidden temporary file in the target directory while their
+SHA-256 digest is computed; only a file of the pinned size and digest is
+renamed to its final name. Anything else (an HTTP error, a refused or cut
+connection, a timeout, a short, long or wrong body) deletes the temporary
+file and moves on to the next mirror. When every mirror has failed, the
+error lists each one with its reason. Only the standard library's `urllib`
+is used.
+
+The mirrors can be replaced, for a local copy or a test server, with the
+``mirrors`` argument or the environment variables ``MINIBP_MNIST_MIRRORS`` and
+``MINIBP_FASHION_MNIST_MIRRORS`` (base URLs separated by spaces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ChecksumError, DownloadError
+
+__all__ = ["download", "DATASETS", "RemoteFile", "mirrors_for", "sha256_of"]
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a data set: its name, size in bytes and SHA-256 digest (hex)."""
+
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RemoteDataset:
+    """A data set's files and its default mirrors (base URLs, tried in order)."""
+
+    files: tuple[RemoteFile, ...]
+    mirrors: tuple[str, ...]
+    env: str
+
+
+DATASETS: dict[str, RemoteDataset] = {
+    # The digests of the files LeCun, Cortes and Burges published; every mirror serves the same bytes.
+    "mnist": RemoteDataset(
+        files=(
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                9_912_422,
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz", 28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c"
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                1_648_877,
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz", 4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6"
+            ),
+        ),
+        mirrors=(
+            "https://ossci-datasets.s3.amazonaws.com/mnist/",
+            "https://storage.googleapis.com/cvdf-datasets/mnist/",
+            "https://yann.lecun.com/exdb/mnist/",
+        ),
+        env="MINIBP_MNIST_MIRRORS",
+    ),
+    # The digests of Zalando Research's release (github.com/zalandoresearch/fashion-mnist).
+    "fashion-mnist": RemoteDataset(
+        files=(
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                26_421_880,
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz", 29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845"
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                4_422_102,
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz", 5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5"
+            ),
+        ),
+        mirrors=(
+            "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
+        ),
+        env="MINIBP_FASHION_MNIST_MIRRORS",
+    ),
+}
+
+_BLOCK = 1 << 16
+_USER_AGENT = "minibp (https://pypi.org/project/minibp/)"
+
+
+def _dataset(name: str) -> RemoteDataset:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def mirrors_for(name: str, mirrors: Sequence[str] | str | None = None) -> list[str]:
+    """Return the mirrors to try for data set ``name``, in order.
+
+    Args:
+        name: ``"mnist"`` or ``"fashion-mnist"``.
+        mirrors: base URLs (or one string of them separated by spaces); by
+            default the data set's environment variable, else the built-in list.
+
+    Returns:
+        Base URLs, each ending in ``/``.
+    """
+    dataset = _dataset(name)
+    if mirrors is None:
+        mirrors = os.environ.get(dataset.env) or list(dataset.mirrors)
+    if isinstance(mirrors, str):
+        mirrors = mirrors.split()
+    result = []
+    for url in mirrors:
+        scheme = urllib.parse.urlsplit(url).scheme
+        if scheme not in ("https", "http"):
+            raise ValueError(f"mirror {url!r}: only https:// (or http:// for a local server) URLs are allowed")
+        result.append(url if url.endswith("/") else url + "/")
+    if not result:
+        raise ValueError(f"no mirrors given for {name}")
+    return result
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Return the SHA-256 digest (hex) of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _Mismatch(Exception):
+    """The mirror delivered a complete body whose digest is wrong."""
+
+
+def _fetch(url: str, remote: RemoteFile, tmp: Path, timeout: float) -> None:
+    """Stream ``url`` into ``tmp``; raise on any failure, including a wrong size or digest."""
+    request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+    digest = hashlib.sha256()
+    size = 0
+    with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+        while True:
+            block = response.read(min(_BLOCK, remote.size + 1 - size))
+            if not block:
+                break
+            size += len(block)
+            if size > remote.size:
+                raise _Mismatch(f"more than the expected {remote.size} bytes")
+            digest.update(block)
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    if size != remote.size:
+        raise OSError(f"connection closed after {size} of {remote.size} bytes")
+    if digest.hexdigest() != remote.sha256:
+        raise _Mismatch(f"SHA-256 {digest.hexdigest()}, expected {remote.sha256}")
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, urllib.error.HTTPError):
+        return f"HTTP {err.code} {err.reason}"
+    if isinstance(err, urllib.error.URLError):
+        return f"cannot connect ({err.reason})"
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return "timed out"
+    return f"{type(err).__name__}: {err}" if not isinstance(err, _Mismatch) else f"checksum mismatch: {err}"
+
+
+def _download_file(remote: RemoteFile, directory: Path, mirrors: list[str], timeout: float) -> Path:
+    target = directory / remote.name
+    failures: list[str] = []
+    mismatch = False
+    for base in mirrors:
+        url = urllib.parse.urljoin(base, remote.name)
+        fd, name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=directory)
+        os.close(fd)
+        tmp = Path(name)
+        try:
+            _fetch(url, remote, tmp, timeout)
+            os.replace(tmp, target)
+            return target
+        except Exception as err:  # OSError, http.client.HTTPException (a cut connection), _Mismatch
+            mismatch |= isinstance(err, _Mismatch)
+            failures.append(f"  {url}: {_describe(err)}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    cls = ChecksumError if mismatch else DownloadError
+    raise cls(f"could not download {remote.name} ({remote.size} bytes); mirrors tried:\n" + "\n".join(failures))
+
+
+def download(
+    name: str = "mnist",
+    directory: str | os.PathLike | None = None,
+    *,
+    mirrors: Sequence[str] | str | None = None,
+    timeout: float = 30.0,
+) -> list[Path]:
+    """Download the four gzip IDX files of a data set and verify them.
+
+    Files already present with the right digest are kept; a present file
+    with a wrong digest is replaced. Files verified before a later file fails
+    stay in place (they are correct); no partial or unverified file is ever
+    left under a final name.
+
+    Args:
+        name: ``"mnist"`` or ``"fashion-mnist"``.
+        directory: where the files go (created if needed); by default
+            ``$MINIBP_DATA/<name>``, else ``<user cache>/minibp/<name>`` (see
+            [`data_home`][minibp.data.mnist.data_home]).
+        mirrors: base URLs to try in order, overriding the defaults and the
+            environment variable (see [`mirrors_for`][minibp.data.download.mirrors_for]).
+        timeout: seconds to wait for a connection or for each block of data.
+
+    Returns:
+        The paths of the four files: training images, training labels, test
+        images, test labels.
+
+    Raises:
+        ChecksumError: a mirror delivered a file with the wrong size or
+            digest and no other mirror delivered a good one.
+        DownloadError: no mirror delivered the file; the message lists each
+            mirror and how it failed.
+    """
+    from .mnist import data_home
+
+    dataset = _dataset(name)
+    urls = mirrors_for(name, mirrors)
+    target = Path(directory) if directory is not None else data_home() / name
+    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for remote in dataset.files:
+        path = target / remote.name
+        if path.is_file() and path.stat().st_size == remote.size and sha256_of(path) == remote.sha256:
+            paths.append(path)
+            continue
+        paths.append(_download_file(remote, target, urls, timeout))
+    return paths

@@ -1,0 +1,296 @@
+r"""MNIST and Fashion-MNIST: the book's split, examples as columns.
+
+The official MNIST files hold 60,000 training and 10,000 test images. The
+book keeps the test images for the end and cuts the training images in two:
+
+| split | images | from |
+|---|---|---|
+| ``training`` | 50,000 | the first 50,000 training images |
+| ``validation`` | 10,000 | the last 10,000 training images |
+| ``test`` | 10,000 | the test images |
+
+Every loader returns a [`Splits`][minibp.data.mnist.Splits] of ``(X, y)`` pairs:
+
+- ``X`` has shape $(784, N)$, one example per column, pixels as floats in
+  $[0, 1]$ (the byte divided by 255). Its memory holds each example
+  contiguously: ``X`` is the transpose of a C-ordered $(N, 784)$ array, which
+  is what `minibp.train` slices fastest. ``np.ascontiguousarray(X.T)`` gives
+  the rows that scikit-learn and PyTorch expect.
+- ``y`` has shape $(N,)$, the labels as ``int64`` in $0, \dots, 9$. (The book
+  turns training labels into unit vectors $e_y$; `minibp.train` does that
+  itself, so one format serves every split.)
+
+Where the files are looked for: the ``directory`` argument, which holds the
+four files (``train-images-idx3-ubyte.gz`` and so on, gzipped or not);
+otherwise ``$MINIBP_DATA/mnist`` (``$MINIBP_DATA/fashion-mnist``) when the
+environment variable ``MINIBP_DATA`` is set, else the user cache
+``$XDG_CACHE_HOME/minibp/...`` (``~/.cache/minibp/...``). Fashion-MNIST is
+also found where Debian's ``dataset-fashion-mnist`` package installs it,
+``/usr/share/datasets/fashion-mnist``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from ..errors import DataFormatError, HyperparameterError, MinibpError
+from .idx import read_idx
+
+__all__ = [
+    "Splits",
+    "DataNotFoundError",
+    "IDX_FILES",
+    "FASHION_MNIST_SYSTEM_DIR",
+    "data_home",
+    "as_columns",
+    "load_idx_directory",
+    "load_mnist",
+    "load_fashion_mnist",
+    "load_dataset",
+]
+
+#: The four files of MNIST and Fashion-MNIST, each looked for as ``name.gz`` then ``name``:
+#: training images, training labels, test images, test labels.
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+#: Where Debian's ``dataset-fashion-mnist`` package puts the files.
+FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+_VALIDATION_SIZE = 10_000
+
+
+class Splits(NamedTuple):
+    """Training, validation and test data, each an ``(X, y)`` pair.
+
+    ``X`` has shape ``(n_in, N)`` (examples as columns, each contiguous in
+    memory) and ``y`` shape ``(N,)`` (``int64`` labels).
+    """
+
+    training: tuple[NDArray, NDArray]
+    validation: tuple[NDArray, NDArray]
+    test: tuple[NDArray, NDArray]
+
+
+class DataNotFoundError(MinibpError, FileNotFoundError):
+    """The files of a data set are not where they were looked for; the message says where and how to get them."""
+
+
+def data_home() -> Path:
+    """Return the root directory for downloaded data sets.
+
+    ``$MINIBP_DATA`` if set, else ``$XDG_CACHE_HOME/minibp``, else
+    ``~/.cache/minibp``. Each data set lives in a sub-directory named after it.
+    """
+    env = os.environ.get("MINIBP_DATA")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "minibp"
+
+
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"dtype must be a floating type such as float64 or float32, got {dt}")
+    return dt
+
+
+def as_columns(images: NDArray[np.uint8], dtype: DTypeLike = np.float64) -> NDArray:
+    """Turn ``(N, rows, cols)`` bytes into an ``(rows * cols, N)`` float array in $[0, 1]$.
+
+    The result is the transpose of a C-ordered ``(N, rows * cols)`` array, so
+    each example (column) is contiguous in memory.
+    """
+    rows = images.reshape(images.shape[0], -1)
+    out = np.empty(rows.shape, dtype=_float_dtype(dtype))
+    np.divide(rows, 255, out=out)
+    return out.T
+
+
+def _find(directory: Path) -> list[Path] | None:
+    """Return the four files in ``directory`` (gzipped or raw), or ``None`` if any is missing."""
+    paths = []
+    for name in IDX_FILES:
+        for candidate in (directory / f"{name}.gz", directory / name):
+            if candidate.is_file():
+                paths.append(candidate)
+                break
+        else:
+            return None
+    return paths
+
+
+def _read_pair(images_path: Path, labels_path: Path, image_shape: tuple[int, int] | None) -> tuple[NDArray, NDArray]:
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise DataFormatError(
+            f"{images_path}: expected uint8 images of shape (N, rows, cols), got {images.dtype} {images.shape}"
+        )
+    if image_shape is not None and images.shape[1:] != image_shape:
+        raise DataFormatError(
+            f"{images_path}: expected images of {image_shape[0]}x{image_shape[1]} pixels, got {images.shape[1:]}"
+        )
+    if labels.dtype != np.uint8 or labels.ndim != 1:
+        raise DataFormatError(f"{labels_path}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")
+    if labels.shape[0] != images.shape[0]:
+        raise DataFormatError(
+            f"{labels_path} holds {labels.shape[0]} labels but {images_path} holds {images.shape[0]} images"
+        )
+    return images, labels
+
+
+def load_idx_directory(
+    directory: str | os.PathLike,
+    *,
+    dtype: DTypeLike = np.float64,
+    validation_size: int | None = None,
+    image_shape: tuple[int, int] | None = None,
+    n_classes: int | None = None,
+) -> Splits:
+    """Load the four IDX files in ``directory`` and split them the book's way.
+
+    Args:
+        directory: holds ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+            ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each
+            optionally with ``.gz``.
+        dtype: floating dtype of ``X``.
+        validation_size: how many of the last training images form the
+            validation split; by default ``min(10_000, n // 6)`` for ``n``
+            training images, which is the book's 10,000 for MNIST's 60,000.
+        image_shape: if given, the required ``(rows, cols)`` of every image.
+        n_classes: if given, every label must lie in ``[0, n_classes)``.
+
+    Returns:
+        ``Splits`` with ``X`` of shape ``(rows * cols, N)`` and ``y`` of shape ``(N,)``.
+
+    Raises:
+        DataNotFoundError: a file is missing.
+        DataFormatError: a file is corrupt, or the files do not fit together.
+    """
+    directory = Path(directory)
+    paths = _find(directory)
+    if paths is None:
+        missing = [n for n in IDX_FILES if not (directory / n).is_file() and not (directory / f"{n}.gz").is_file()]
+        raise DataNotFoundError(f"{directory}: missing {', '.join(missing)} (with or without .gz)")
+    train_images, train_labels = _read_pair(paths[0], paths[1], image_shape)
+    test_images, test_labels = _read_pair(paths[2], paths[3], image_shape)
+    if test_images.shape[1:] != train_images.shape[1:]:
+        raise DataFormatError(
+            f"{paths[2]}: test images are {test_images.shape[1:]} pixels, training images {train_images.shape[1:]}"
+        )
+    if n_classes is not None:
+        for path, labels in ((paths[1], train_labels), (paths[3], test_labels)):
+            if labels.size and labels.max() >= n_classes:
+                raise DataFormatError(f"{path}: label {int(labels.max())} is not in 0..{n_classes - 1}")
+    n = train_images.shape[0]
+    v = min(_VALIDATION_SIZE, n // 6) if validation_size is None else validation_size
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 < v < n:
+        raise HyperparameterError(
+            f"validation_size must be an integer in [1, {n - 1}] for {n} training images, got {v!r}"
+        )
+    X = as_columns(train_images, dtype)
+    y = train_labels.astype(np.int64)
+    X_test = as_columns(test_images, dtype)
+    return Splits(
+        training=(X[:, : n - v], y[: n - v]),
+        validation=(X[:, n - v :], y[n - v :]),
+        test=(X_test, test_labels.astype(np.int64)),
+    )
+
+
+def _load_named(name: str, title: str, candidates: list[Path], download: bool, dtype: DTypeLike) -> Splits:
+    _float_dtype(dtype)
+    for directory in candidates:
+        if _find(directory) is not None:
+            return load_idx_directory(directory, dtype=dtype, image_shape=(28, 28), n_classes=10)
+    if download:
+        from .download import download as fetch
+
+        fetch(name, candidates[0])
+        return load_idx_directory(candidates[0], dtype=dtype, image_shape=(28, 28), n_classes=10)
+    looked = ", ".join(str(d) for d in candidates)
+    raise DataNotFoundError(
+        f"{title} not found (looked in {looked}). Download it with `minibp data download {name}`, "
+        f"pass download=True, or point MINIBP_DATA at a directory whose {name}/ holds the four IDX files"
+    )
+
+
+def load_mnist(
+    directory: str | os.PathLike | None = None, *, download: bool = False, dtype: DTypeLike = np.float64
+) -> Splits:
+    """Load MNIST with the book's 50,000 / 10,000 / 10,000 split.
+
+    Args:
+        directory: the directory holding the four files; by default
+            ``data_home() / "mnist"`` (see [`data_home`][minibp.data.mnist.data_home]).
+        download: fetch and verify the files (see
+            [`download`][minibp.data.download.download]) if they are missing.
+        dtype: floating dtype of ``X`` (``float64`` or ``float32``).
+
+    Returns:
+        ``Splits``: ``training`` ``X`` $(784, 50000)$, ``validation`` and
+        ``test`` ``X`` $(784, 10000)$; ``y`` ``int64`` of shape $(N,)$.
+
+    Raises:
+        DataNotFoundError: the files are missing and ``download`` is false.
+        DataFormatError: a file is corrupt or not MNIST-shaped.
+        DownloadError: ``download`` is true and no mirror delivered a verified file.
+    """
+    candidates = [Path(directory)] if directory is not None else [data_home() / "mnist"]
+    return _load_named("mnist", "MNIST", candidates, download, dtype)
+
+
+def load_fashion_mnist(
+    directory: str | os.PathLike | None = None, *, download: bool = False, dtype: DTypeLike = np.float64
+) -> Splits:
+    """Load Fashion-MNIST, split like MNIST (50,000 / 10,000 / 10,000).
+
+    Fashion-MNIST (Xiao, Rasul and Vollgraf, Zalando Research, 2017) has the
+    format and sizes of MNIST, with ten kinds of clothing for the ten digits.
+    Without ``directory``, it is looked for in ``data_home() / "fashion-mnist"``
+    and then in ``/usr/share/datasets/fashion-mnist`` (Debian's
+    ``dataset-fashion-mnist`` package); a download goes to the first.
+
+    Args and Returns: as [`load_mnist`][minibp.data.mnist.load_mnist].
+    """
+    if directory is not None:
+        candidates = [Path(directory)]
+    else:
+        candidates = [data_home() / "fashion-mnist", FASHION_MNIST_SYSTEM_DIR]
+    return _load_named("fashion-mnist", "Fashion-MNIST", candidates, download, dtype)
+
+
+def load_dataset(name: str | os.PathLike, *, download: bool = False, dtype: DTypeLike = np.float64) -> Splits:
+    """Load a data set by name, as the ``minibp train --data`` option does.
+
+    Args:
+        name: ``"sample"`` (the bundled 5,000 MNIST digits, see
+            [`load_sample`][minibp.data.sample.load_sample]), ``"mnist"``,
+            ``"fashion-mnist"``, or a directory holding the four IDX files.
+        download: for ``"mnist"`` and ``"fashion-mnist"``, fetch missing files.
+        dtype: floating dtype of ``X``.
+
+    Returns:
+        ``Splits`` of ``(X, y)`` pairs, examples as columns.
+    """
+    if name == "sample":
+        from .sample import load_sample
+
+        return load_sample(dtype=dtype)
+    if name == "mnist":
+        return load_mnist(download=download, dtype=dtype)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(download=download, dtype=dtype)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return load_idx_directory(path, dtype=dtype)
+    raise DataNotFoundError(
+        f"unknown data set {os.fspath(name)!r}: expected 'sample', 'mnist', 'fashion-mnist' "
+        "or a directory holding the four IDX files"
+    )
