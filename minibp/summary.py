@@ -1,0 +1,94 @@
+"""`summary`: a table of a network's modules, output shapes and parameter counts.
+
+```python
+print(summary(mlp([784, 30, 10], rng=0), 784))
+```
+
+```text
+#  Module          Output shape  Parameters
+-------------------------------------------
+0  Dense(784, 30)  (30, m)           23,550
+1  Sigmoid()       (30, m)                0
+2  Dense(30, 10)   (10, m)              310
+3  Sigmoid()       (10, m)                0
+===========================================
+Input: (784, m); m = examples (columns) in a batch
+Total parameters: 23,860 (186.4 KiB as float64)
+```
+
+Shapes are found by passing one example (a column of zeros) through the
+network in evaluation mode; ``m`` stands for the number of examples, since
+every module maps columns to columns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import Module
+
+__all__ = ["summary"]
+
+
+def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str, str, int]]) -> np.ndarray:
+    children = getattr(module, "modules", None)
+    if isinstance(children, list) and children and all(isinstance(c, Module) for c in children):
+        for i, child in enumerate(children):
+            x = _rows(child, x, f"{prefix}{i}.", rows)
+        return x
+    out = module.forward(x)
+    size = sum(p.data.size for _, p in module.named_parameters())
+    shape = "(" + ", ".join(str(d) for d in out.shape[:-1]) + ", m)"
+    rows.append((prefix[:-1] or "0", repr(module), shape, size))
+    return out
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def summary(net: Module, input_size: int | tuple[int, ...]) -> str:
+    """Return a table of the modules of ``net``, their output shapes and parameter counts.
+
+    Args:
+        net: a module; the children of a `Sequential` (nested ones too) get a row each.
+        input_size: the number of input features $n_{in}$ (or the input
+            shape ``(n_in, m)``, whose ``m`` is ignored).
+
+    Returns:
+        The table as a string (``print`` it), ending with the totals.
+
+    Raises:
+        ShapeError: ``input_size`` does not fit the first layer.
+    """
+    n_in = input_size[0] if isinstance(input_size, tuple) else int(input_size)
+    params = [p for _, p in net.named_parameters()]
+    dtype = params[0].data.dtype if params else np.dtype(np.float64)
+    training = net.training
+    net.eval()
+    rows: list[tuple[str, str, str, int]] = []
+    try:
+        _rows(net, np.zeros((n_in, 1), dtype=dtype), "", rows)
+    finally:
+        net.train(training)
+    header = ("#", "Module", "Output shape", "Parameters")
+    table = [header] + [(index, name, shape, f"{count:,}") for index, name, shape, count in rows]
+    widths = [max(len(row[k]) for row in table) for k in range(4)]
+
+    def line(row: tuple[str, str, str, str]) -> str:
+        return "  ".join(
+            [row[0].ljust(widths[0]), row[1].ljust(widths[1]), row[2].ljust(widths[2]), row[3].rjust(widths[3])]
+        )
+
+    width = len(line(header))
+    total = sum(p.data.size for p in params)
+    nbytes = sum(p.data.nbytes for p in params)
+    dtypes = sorted({str(p.data.dtype) for p in params}) or ["float64"]
+    lines = [line(header), "-" * width, *(line(row) for row in table[1:]), "=" * width]
+    lines.append(f"Input: ({n_in}, m); m = examples (columns) in a batch")
+    lines.append(f"Total parameters: {total:,} ({_bytes(nbytes)} as {'/'.join(dtypes)})")
+    return "\n".join(lines)
