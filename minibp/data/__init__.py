@@ -10,7 +10,6 @@ X, y = data.training            # X: (784, N) floats in [0, 1], y: (N,) int64 la
 """
 
 from .batches import check_mini_batch_size, minibatch_indices
-from .download import download
 from .idx import read_idx, write_idx
 from .mnist import (
     DataNotFoundError,
@@ -21,6 +20,7 @@ from .mnist import (
     load_idx_directory,
     load_mnist,
 )
+from .remote import download
 from .sample import load_sample
 
 __all__ = [

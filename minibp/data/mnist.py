@@ -210,7 +210,7 @@ def _load_named(name: str, title: str, candidates: list[Path], download: bool, d
         if _find(directory) is not None:
             return load_idx_directory(directory, dtype=dtype, image_shape=(28, 28), n_classes=10)
     if download:
-        from .download import download as fetch
+        from .remote import download as fetch
 
         fetch(name, candidates[0])
         return load_idx_directory(candidates[0], dtype=dtype, image_shape=(28, 28), n_classes=10)
@@ -230,7 +230,7 @@ def load_mnist(
         directory: the directory holding the four files; by default
             ``data_home() / "mnist"`` (see [`data_home`][minibp.data.mnist.data_home]).
         download: fetch and verify the files (see
-            [`download`][minibp.data.download.download]) if they are missing.
+            [`download`][minibp.data.remote.download]) if they are missing.
         dtype: floating dtype of ``X`` (``float64`` or ``float32``).
 
     Returns:
