@@ -4,6 +4,7 @@
 minibp train                      # [784, 30, 10], 30 epochs, m = 10, eta = 3.0, bundled MNIST sample
 minibp train --data mnist --download --save model.npz --history history.json
 minibp data download              # fetch the full MNIST into the cache directory
+minibp plot history.json -o curves.png   # training curves (needs the plot extra: pip install minibp[plot])
 ```
 
 ``python -m minibp`` is the same command. With no sub-command, ``train`` runs.
@@ -57,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     dl = dsub.add_parser("download", help="download MNIST (or Fashion-MNIST) and verify its checksums")
     dl.add_argument("name", nargs="?", default="mnist", choices=["mnist", "fashion-mnist"])
     dl.add_argument("--dir", metavar="PATH", help="target directory (default: MINIBP_DATA or the user cache)")
+
+    p = sub.add_parser("plot", help="plot cost and accuracy per epoch from a history file (needs matplotlib)")
+    p.add_argument("history", metavar="HISTORY", help="a history JSON file written by 'minibp train --history'")
+    p.add_argument("-o", "--output", metavar="PATH", help="image to write (default: HISTORY with .png)")
+    p.add_argument("--title", help="title over the plots")
     return parser
 
 
@@ -99,7 +105,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.save:
         from .io import save
 
-        save(net, args.save, optimizer=optimizer)
+        settings = {k: getattr(args, k) for k in ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed")}
+        save(net, args.save, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings})
         if not args.quiet:
             print(f"Saved the network to {args.save}")
     if args.history:
@@ -118,6 +125,20 @@ def _data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .plot import plot_history
+
+    if not Path(args.history).is_file():
+        print(f"minibp plot: error: no such history file: {args.history}", file=sys.stderr)
+        return 1
+    output = args.output or str(Path(args.history).with_suffix(".png"))
+    plot_history(args.history, output, title=args.title)
+    print(output)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``minibp`` command; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -127,8 +148,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "data":
             return _data(args)
+        if args.command == "plot":
+            return _plot(args)
         return _train(args)
     except MinibpError as err:
+        print(f"minibp: error: {err}", file=sys.stderr)
+        return 1
+    except ModuleNotFoundError as err:
+        if err.name != "matplotlib":
+            raise
         print(f"minibp: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
