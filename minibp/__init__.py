@@ -22,10 +22,12 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
+from .io import Checkpoint, load, load_checkpoint, register_module, save
 from .layers import Dense, Sigmoid
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
 from .sequential import Sequential, mlp
+from .summary import summary
 from .train import History, accuracy, evaluate, predict, train
 
 __version__ = "0.1.0"
@@ -59,5 +61,11 @@ __all__ = [
     "ModelFormatError",
     "DownloadError",
     "ChecksumError",
+    "save",
+    "load",
+    "load_checkpoint",
+    "Checkpoint",
+    "register_module",
+    "summary",
     "__version__",
 ]
