@@ -17,7 +17,8 @@ ckpt = bp.io.load_checkpoint("model.npz")          # network, optimizer state, h
 | ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
 
 The architecture is a tree of ``{"type": name, "config": {...}}`` nodes (a
-`Sequential` adds ``"modules": [...]``). Types are looked up in an explicit
+`Sequential` adds ``"modules": [...]``; a module holding a generator in its
+``rng`` attribute, such as `Dropout`, adds its state as ``"rng"``). Types are looked up in an explicit
 registry, never imported by name from the file: minibp's own modules are
 registered, and your layers join with `register_module`.
 
@@ -277,6 +278,9 @@ def _architecture(module: Module, depth: int = 0) -> dict[str, Any]:
         node["modules"] = [_architecture(child, depth + 1) for child in module]
     else:
         node["config"] = module_config(module)
+        rng = getattr(module, "rng", None)
+        if isinstance(rng, np.random.Generator):  # e.g. Dropout's: resuming must draw the same masks
+            node["rng"] = _rng_state(rng)
     return node
 
 
@@ -291,7 +295,7 @@ def _build(node: object, where: str, depth: int = 0) -> Module:
         raise ModelFormatError(
             f"{where}: expected an object with a string 'type' and an object 'config', got {node!r:.200}"
         )
-    unknown_keys = set(node) - {"type", "config", "modules"}
+    unknown_keys = set(node) - {"type", "config", "modules", "rng"}
     if unknown_keys:
         raise ModelFormatError(f"{where}: unexpected keys {sorted(unknown_keys)}")
     registry = registered_modules()
@@ -304,7 +308,7 @@ def _build(node: object, where: str, depth: int = 0) -> Module:
         )
     if klass is Sequential:
         children = node.get("modules")
-        if not isinstance(children, list) or not children or config:
+        if not isinstance(children, list) or not children or config or "rng" in node:
             raise ModelFormatError(f"{where}: a Sequential needs a non-empty 'modules' list and an empty config")
         return Sequential(*(_build(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(children)))
     if "modules" in node:
@@ -323,6 +327,10 @@ def _build(node: object, where: str, depth: int = 0) -> Module:
         raise ModelFormatError(f"{where}: cannot build {name} from config {config!r:.200}: {err}") from err
     if not isinstance(module, klass):
         raise ModelFormatError(f"{where}: {name}.from_config returned {type(module).__name__}")
+    if "rng" in node:
+        if not isinstance(getattr(module, "rng", None), np.random.Generator):
+            raise ModelFormatError(f"{where}: the file holds an rng state but {name} has no 'rng' generator")
+        module.rng = _restore_rng(node["rng"], where)
     return module
 
 

@@ -651,3 +651,31 @@ def test_process_killed_at_random_moments_leaves_a_loadable_file(tmp_path):
         )
         leftovers = sorted(p.name for p in Path(tmp_path).iterdir() if p.name != "model.npz")
         assert leftovers == [] or all(n.startswith(".model.npz.") for n in leftovers)
+
+
+def test_resuming_with_dropout_draws_the_same_masks(tmp_path):
+    if not hasattr(bp.layers, "Dropout"):
+        pytest.skip("no Dropout module")
+    X, y = blobs(np.random.default_rng(6))
+    kwargs = dict(mini_batch_size=8, verbose=False, progress=False)
+
+    def network():
+        return bp.Sequential(bp.Dense(4, 8, rng=0), bp.Sigmoid(), bp.layers.Dropout(0.3, rng=11), bp.Dense(8, 3, rng=1))
+
+    net, rng = network(), np.random.default_rng(4)
+    bp.train(net, (X, y), optimizer=optim.SGD(net.parameters(), eta=0.5), epochs=3, rng=rng, **kwargs)
+
+    first, rng1 = network(), np.random.default_rng(4)
+    optimizer1 = optim.SGD(first.parameters(), eta=0.5)
+    bp.train(first, (X, y), optimizer=optimizer1, epochs=2, rng=rng1, **kwargs)
+    bpio.save(first, tmp_path / "m.npz", optimizer=optimizer1, rng=rng1)
+    header, _ = read_entries(tmp_path / "m.npz")
+    assert header["architecture"]["modules"][2]["config"] == {"p": 0.3}
+    assert header["architecture"]["modules"][2]["rng"]["bit_generator"] == "PCG64"
+
+    ckpt = bpio.load_checkpoint(tmp_path / "m.npz")
+    optimizer2 = optim.SGD(ckpt.net.parameters(), eta=0.5)
+    optimizer2.load_state_dict(ckpt.optimizer_state)
+    bp.train(ckpt.net, (X, y), optimizer=optimizer2, epochs=1, rng=ckpt.rng, **kwargs)
+    for p, q in zip(net.parameters(), ckpt.net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()
