@@ -1,0 +1,59 @@
+"""Your first network: the book's [784, 30, 10] sigmoid network on the bundled MNIST sample.
+
+    python docs/examples/first_network.py
+
+The documentation runs ``main()`` with the settings below and shows what it
+prints; the tests run it with fewer epochs and examples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minibp as bp
+from minibp.data import load_sample
+
+
+def main(epochs: int = 30, mini_batch_size: int = 10, eta: float = 3.0, seed: int = 0, n_train: int | None = None):
+    # --8<-- [start:load]
+    data = load_sample()
+    X, y = data.training
+    print("images:", X.shape, X.dtype, " labels:", y.shape, y.dtype)
+    print("the first ten labels:", y[:10])
+    # --8<-- [end:load]
+    if n_train is not None:  # the tests train on fewer digits
+        X, y = X[:, :n_train], y[:n_train]
+
+    # --8<-- [start:build]
+    net = bp.mlp([784, 30, 10], rng=seed)
+    print(net)
+    print("hidden layer: w", net[0].w.shape, " b", net[0].b.shape)
+    # --8<-- [end:build]
+
+    # --8<-- [start:train]
+    optimizer = bp.SGD(net.parameters(), eta=eta)
+    history = bp.train(
+        net,
+        (X, y),
+        optimizer=optimizer,
+        epochs=epochs,
+        mini_batch_size=mini_batch_size,
+        evaluation_data=data.validation,
+        rng=seed,
+    )
+    # --8<-- [end:train]
+
+    # --8<-- [start:evaluate]
+    X_test, y_test = data.test
+    correct = bp.evaluate(net, X_test, y_test)
+    print(f"test: {correct} / {y_test.size} digits correct")
+
+    a = net(X_test[:, :1])  # one example is a single column, shape (784, 1)
+    print("output for the first test digit:", np.round(a.ravel(), 2))
+    print("most active neuron:", int(a.argmax()), " label:", int(y_test[0]))
+    # --8<-- [end:evaluate]
+    return net, history, data
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Write your own layer: a Tanh activation, checked against finite differences, then trained.
+
+python docs/examples/own_layer.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minibp as bp
+from minibp.data import load_sample
+from minibp.gradcheck import gradcheck
+
+
+# --8<-- [start:layer]
+class Tanh(bp.Module):
+    r"""The hyperbolic tangent, element by element: $a = \tanh(z)$, $\tanh'(z) = 1 - a^2$."""
+
+    def __init__(self) -> None:
+        self.a = None  # the output, kept by forward for backward
+
+    def forward(self, x):
+        self.a = np.tanh(x)
+        return self.a
+
+    def backward(self, grad_output):
+        if self.a is None:
+            raise RuntimeError("Tanh: backward called before forward")
+        return grad_output * (1.0 - self.a**2)  # dC/dz = dC/da (*) tanh'(z)
+
+
+# --8<-- [end:layer]
+
+
+def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None = None) -> float:
+    # --8<-- [start:check]
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((4, 3))  # 4 features, 3 examples
+    print(gradcheck(Tanh(), x))
+    print(gradcheck(bp.Sequential(bp.Dense(4, 5, rng=seed), Tanh(), bp.Dense(5, 2, rng=seed)), x))
+    # --8<-- [end:check]
+
+    # --8<-- [start:broken]
+    class WrongTanh(Tanh):
+        def backward(self, grad_output):
+            return grad_output * (1.0 - self.a)  # forgot the square
+
+    print(gradcheck(WrongTanh(), x))
+    # --8<-- [end:broken]
+
+    # --8<-- [start:train]
+    data = load_sample()
+    X, y = data.training
+    if n_train is not None:  # the tests train on fewer digits
+        X, y = X[:, :n_train], y[:n_train]
+    net = bp.Sequential(
+        bp.Dense(784, 30, init="scaled", rng=seed),
+        Tanh(),
+        bp.Dense(30, 10, init="scaled", rng=seed),
+        bp.Sigmoid(),
+    )
+    optimizer = bp.SGD(net.parameters(), eta=eta)
+    bp.train(
+        net, (X, y), optimizer=optimizer, epochs=epochs, mini_batch_size=10, evaluation_data=data.validation, rng=seed
+    )
+    # --8<-- [end:train]
+    return bp.accuracy(net, *data.validation)
+
+
+if __name__ == "__main__":
+    main()
