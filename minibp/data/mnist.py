@@ -230,7 +230,7 @@ def load_mnist(
         directory: the directory holding the four files; by default
             ``data_home() / "mnist"`` (see [`data_home`][minibp.data.mnist.data_home]).
         download: fetch and verify the files (see
-            [`download`][minibp.data.remote.download]) if they are missing.
+            `minibp.data.download`) if they are missing.
         dtype: floating dtype of ``X`` (``float64`` or ``float32``).
 
     Returns:
@@ -257,7 +257,19 @@ def load_fashion_mnist(
     and then in ``/usr/share/datasets/fashion-mnist`` (Debian's
     ``dataset-fashion-mnist`` package); a download goes to the first.
 
-    Args and Returns: as [`load_mnist`][minibp.data.mnist.load_mnist].
+    Args:
+        directory: the directory holding the four files; by default, see above.
+        download: fetch and verify the files if they are missing.
+        dtype: floating dtype of ``X`` (``float64`` or ``float32``).
+
+    Returns:
+        ``Splits`` shaped as those of [`load_mnist`][minibp.data.mnist.load_mnist];
+        the labels are classes of clothing, 0 (T-shirt/top) to 9 (ankle boot).
+
+    Raises:
+        DataNotFoundError: the files are missing and ``download`` is false.
+        DataFormatError: a file is corrupt or not MNIST-shaped.
+        DownloadError: ``download`` is true and no mirror delivered a verified file.
     """
     if directory is not None:
         candidates = [Path(directory)]

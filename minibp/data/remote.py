@@ -231,7 +231,7 @@ def download(
             ``$MINIBP_DATA/<name>``, else ``<user cache>/minibp/<name>`` (see
             [`data_home`][minibp.data.mnist.data_home]).
         mirrors: base URLs to try in order, overriding the defaults and the
-            environment variable (see [`mirrors_for`][minibp.data.remote.mirrors_for]).
+            environment variable (see `mirrors_for` in `minibp.data.remote`).
         timeout: seconds to wait for a connection or for each block of data.
 
     Returns:

