@@ -9,7 +9,7 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 ```
 """
 
-from .costs import Cost, QuadraticCost
+from .costs import Cost, CrossEntropyCost, LogLikelihoodCost, QuadraticCost, SoftmaxLogLikelihoodCost
 from .errors import (
     ChecksumError,
     DataFormatError,
@@ -23,7 +23,7 @@ from .errors import (
     ShapeError,
 )
 from .io import Checkpoint, load, load_checkpoint, register_module, save
-from .layers import Dense, Sigmoid
+from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
 from .sequential import Sequential, mlp
@@ -37,8 +37,16 @@ __all__ = [
     "Module",
     "Dense",
     "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "Identity",
+    "Softmax",
+    "Dropout",
     "Cost",
     "QuadraticCost",
+    "CrossEntropyCost",
+    "LogLikelihoodCost",
+    "SoftmaxLogLikelihoodCost",
     "Sequential",
     "mlp",
     "Optimizer",

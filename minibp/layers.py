@@ -1,9 +1,9 @@
-r"""Layers: `Dense` (the weighted input $z = wa + b$) and `Sigmoid` ($a = \sigma(z)$).
+r"""Layers: `Dense` ($z = wa + b$) and the activations `Sigmoid`, `Tanh`, `ReLU`, `Identity`, `Softmax`; `Dropout`.
 
 The book's layer $l$ computes $a^l = \sigma(w^l a^{l-1} + b^l)$ (eq. 17). minibp
 splits it in two modules so that each backward pass is one short rule:
 
-* `Sigmoid.backward` multiplies by $\sigma'(z)$;
+* `Sigmoid.backward` multiplies by $\sigma'(z)$ (each activation by its own derivative);
 * `Dense.backward` stores BP3 and BP4 and returns $w^T\delta$.
 
 BP1 is then ``sigmoid.backward(cost.backward())`` and BP2 is
@@ -11,6 +11,15 @@ BP1 is then ``sigmoid.backward(cost.backward())`` and BP2 is
 
 Where the book loops over the examples of a mini-batch, minibp handles them
 all at once: each array has one column per example.
+
+**Fused output gradients.** With the cross-entropy cost after a `Sigmoid`,
+or the log-likelihood cost after a `Softmax`, the derivative of the
+activation cancels and $\delta^L = (a^L - y)/m$ (the book's chapter 3). Those
+costs return a `minibp.costs.CostGradient`; when the activation that
+produced the cost's ``a`` receives it, its ``backward`` returns that
+$\delta^L$ as computed, instead of multiplying $\nabla_a C$ by the
+derivative (which is 0 where the output saturates, exactly where the
+cross-entropy should help most).
 """
 
 from __future__ import annotations
@@ -22,11 +31,12 @@ from numpy.typing import DTypeLike, NDArray
 from scipy.special import expit
 
 from ._checks import as_batch, as_generator
-from .errors import ShapeError
+from .costs import CostGradient
+from .errors import HyperparameterError, ShapeError
 from .init import Initializer, get_initializer
 from .module import Module, Parameter
 
-__all__ = ["Dense", "Sigmoid"]
+__all__ = ["Dense", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax", "Dropout"]
 
 
 def _no_forward(module: Module) -> RuntimeError:
@@ -181,15 +191,275 @@ class Sigmoid(Module):
             grad_output: $\partial C/\partial a$, shape ``(n, m)``.
 
         Returns:
-            $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)``.
+            $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)``;
+            for a `minibp.costs.CostGradient` of the cross-entropy cost on this
+            module's output, its $\delta^L = (a - y)/m$ unchanged.
         """
         a = self.a
         if a is None:
             raise _no_forward(self)
         if type(grad_output) is not np.ndarray:
+            if type(grad_output) is CostGradient and grad_output.fuses(self, a):
+                return grad_output.delta  # BP1 with the cross-entropy cost: delta^L = (a - y)/m, sigma' cancels
             grad_output = np.asarray(grad_output)
         if grad_output.shape != a.shape:
             raise ShapeError(f"Sigmoid.backward expected grad_output of shape {a.shape}, got {grad_output.shape}")
         sigmoid_prime = 1.0 - a
         sigmoid_prime *= a  # sigma'(z) = sigma(z) (1 - sigma(z))
         return np.multiply(grad_output, sigmoid_prime, dtype=a.dtype)  # BP1/BP2: ... (*) sigma'(z)
+
+
+def _checked_gradient(module: Module, cached: NDArray | None, grad_output: NDArray) -> tuple[NDArray, NDArray]:
+    """Return ``(cached, grad_output)`` after checking that forward ran and the shapes agree."""
+    if cached is None:
+        raise _no_forward(module)
+    if type(grad_output) is not np.ndarray:
+        grad_output = np.asarray(grad_output)
+    if grad_output.shape != cached.shape:
+        raise ShapeError(f"{module!r}.backward expected grad_output of shape {cached.shape}, got {grad_output.shape}")
+    return cached, grad_output
+
+
+def _as_float(x: NDArray) -> NDArray:
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)
+    return x
+
+
+class Tanh(Module):
+    r"""The hyperbolic tangent, element by element (the book's chapter 3 alternative to $\sigma$).
+
+    $$a = \tanh(z) = 2\sigma(2z) - 1, \qquad \tanh'(z) = 1 - a^2$$
+
+    Outputs lie in $(-1, 1)$; targets for a tanh output layer should too.
+    """
+
+    def __init__(self) -> None:
+        self.a: NDArray | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        r"""Compute $a = \tanh(z)$.
+
+        Args:
+            x: weighted input $z$, shape ``(n, m)``.
+
+        Returns:
+            $a$, same shape and dtype as ``x``.
+        """
+        a = np.tanh(_as_float(x))
+        self.a = a
+        return a
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        r"""Multiply by $\tanh'(z) = 1 - a^2$.
+
+        Args:
+            grad_output: $\partial C/\partial a$, shape ``(n, m)``.
+
+        Returns:
+            $\partial C/\partial z$, shape ``(n, m)``.
+        """
+        a, grad_output = _checked_gradient(self, self.a, grad_output)
+        tanh_prime = np.multiply(a, a)
+        np.subtract(1.0, tanh_prime, out=tanh_prime)  # tanh'(z) = 1 - tanh(z)^2
+        return np.multiply(grad_output, tanh_prime, dtype=a.dtype)
+
+
+class ReLU(Module):
+    r"""The rectified linear unit, element by element.
+
+    $$a = \max(0, z), \qquad \frac{da}{dz} = \begin{cases}1 & z > 0\\ 0 & z \le 0\end{cases}$$
+
+    The derivative at $z = 0$ is taken as 0 (as PyTorch does); finite
+    differences across $z = 0$ disagree with any choice, so gradient checks
+    keep their inputs away from it.
+    """
+
+    def __init__(self) -> None:
+        self.positive: NDArray | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        r"""Compute $a = \max(0, z)$.
+
+        Args:
+            x: weighted input $z$, shape ``(n, m)``.
+
+        Returns:
+            $a$, same shape and dtype as ``x``.
+        """
+        x = _as_float(x)
+        positive = x > 0
+        self.positive = positive
+        return np.multiply(x, positive, dtype=x.dtype)
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        r"""Keep the gradient where $z > 0$ and zero it elsewhere.
+
+        Args:
+            grad_output: $\partial C/\partial a$, shape ``(n, m)``.
+
+        Returns:
+            $\partial C/\partial z$, shape ``(n, m)``.
+        """
+        positive, grad_output = _checked_gradient(self, self.positive, grad_output)
+        dtype = grad_output.dtype if grad_output.dtype.kind == "f" else np.float64
+        return np.multiply(grad_output, positive, dtype=dtype)
+
+
+class Identity(Module):
+    r"""The identity, $a = z$: a linear output layer (regression) or a placeholder.
+
+    $$a = z, \qquad \frac{\partial C}{\partial z} = \frac{\partial C}{\partial a}$$
+    """
+
+    def __init__(self) -> None:
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        """Return ``x`` (as a float array, shape ``(n, m)``) unchanged."""
+        x = _as_float(x)
+        self._shape = x.shape
+        return x
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        """Return ``grad_output`` (shape ``(n, m)``) unchanged."""
+        if self._shape is None:
+            raise _no_forward(self)
+        grad_output = np.asarray(grad_output)
+        if grad_output.shape != self._shape:
+            raise ShapeError(f"{self!r}.backward expected grad_output of shape {self._shape}, got {grad_output.shape}")
+        return grad_output
+
+
+class Softmax(Module):
+    r"""The softmax over the neurons of each column (the book's chapter 3 output layer).
+
+    $$a_j = \frac{e^{z_j}}{\sum_k e^{z_k}}, \qquad
+      \frac{\partial C}{\partial z} = a \odot \Big(\frac{\partial C}{\partial a}
+        - \sum_k a_k \frac{\partial C}{\partial a_k}\Big)$$
+
+    Each column is shifted by its maximum before exponentiating, which leaves
+    $a$ unchanged and keeps every exponent $\le 0$: no overflow for any finite
+    $z$. The backward pass is the Jacobian-vector product above, computed
+    without forming the $n \times n$ Jacobian. Paired with
+    `minibp.costs.LogLikelihoodCost`, backward returns the fused
+    $\delta^L = (a - y)/m$.
+    """
+
+    def __init__(self) -> None:
+        self.a: NDArray | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        r"""Compute $a = \mathrm{softmax}(z)$ column by column.
+
+        Args:
+            x: weighted input $z$, shape ``(n, m)``.
+
+        Returns:
+            $a$, shape ``(n, m)``; each column is positive and sums to 1.
+        """
+        x = _as_float(x)
+        if x.ndim != 2:
+            raise ShapeError(f"Softmax expected input of shape (n, m), got {x.shape}")
+        e = np.subtract(x, x.max(axis=0, keepdims=True))  # shift: exponents <= 0, no overflow
+        np.exp(e, out=e)
+        e /= e.sum(axis=0, keepdims=True)  # eq. 78: a_j = e^{z_j} / sum_k e^{z_k}
+        self.a = e
+        return e
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        r"""Multiply by the softmax Jacobian (or pass a fused $\delta^L$ through).
+
+        Args:
+            grad_output: $\partial C/\partial a$, shape ``(n, m)``, or the
+                `minibp.costs.CostGradient` of a log-likelihood cost on this
+                module's output.
+
+        Returns:
+            $\partial C/\partial z = a \odot (g - \sum_k a_k g_k)$, shape ``(n, m)``.
+        """
+        a = self.a
+        if a is not None and type(grad_output) is CostGradient and grad_output.fuses(self, a):
+            return grad_output.delta  # with the log-likelihood cost: delta^L = (a - y)/m
+        a, g = _checked_gradient(self, a, grad_output)
+        inner = np.einsum("ij,ij->j", a, g)  # sum_k a_k dC/da_k, per column
+        grad_input = np.subtract(g, inner, dtype=a.dtype)
+        grad_input *= a
+        return grad_input
+
+
+class Dropout(Module):
+    r"""Inverted dropout: in training, zero each input with probability $p$ and scale the rest.
+
+    $$a = \frac{r \odot z}{1 - p}, \qquad r_{ij} \sim \text{Bernoulli}(1 - p),
+      \qquad \frac{\partial C}{\partial z} = \frac{r}{1-p} \odot \frac{\partial C}{\partial a}$$
+
+    A fresh mask $r$ is drawn from ``rng`` at every training-mode forward.
+    Scaling by $1/(1-p)$ while training keeps each output's expectation equal
+    to its input, so in evaluation mode (``eval()``) the module is the
+    identity. The book's chapter 3 instead halves the outgoing weights after
+    training; the two agree in expectation.
+
+    Args:
+        p: probability of dropping an input, $0 \le p < 1$.
+        rng: a `numpy.random.Generator` or an int seed; ``None`` seeds from
+            the operating system.
+
+    Attributes:
+        mask: the last training-mode mask $r/(1-p)$, shape ``(n, m)``
+            (``None`` in evaluation mode).
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            raise HyperparameterError(f"Dropout: p must be a number, got {p!r}") from None
+        if not 0.0 <= p < 1.0:
+            raise HyperparameterError(f"Dropout: p must be in [0, 1), got {p!r}")
+        self.p = p
+        self.rng = as_generator(rng)
+        self.mask: NDArray | None = None
+        self._shape: tuple[int, ...] | None = None
+
+    def forward(self, x: NDArray) -> NDArray:
+        r"""Drop and scale (training mode) or pass through (evaluation mode).
+
+        Args:
+            x: input, shape ``(n, m)``.
+
+        Returns:
+            Output, same shape and dtype as ``x``.
+        """
+        x = _as_float(x)
+        self._shape = x.shape
+        if not self.training or self.p == 0.0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p  # r ~ Bernoulli(1 - p)
+        mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
+        self.mask = mask
+        return x * mask
+
+    def backward(self, grad_output: NDArray) -> NDArray:
+        """Multiply by the same mask as the last forward (identity in evaluation mode).
+
+        Args:
+            grad_output: $\\partial C/\\partial a$, shape ``(n, m)``.
+
+        Returns:
+            $\\partial C/\\partial z$, shape ``(n, m)``.
+        """
+        if self._shape is None:
+            raise _no_forward(self)
+        grad_output = np.asarray(grad_output)
+        if grad_output.shape != self._shape:
+            raise ShapeError(f"{self!r}.backward expected grad_output of shape {self._shape}, got {grad_output.shape}")
+        if self.mask is None:
+            return grad_output
+        return grad_output * self.mask
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
