@@ -14,7 +14,9 @@ The book and numpy baselines run with one BLAS thread, as minibp.train does by
 default (waking a second thread for each small product costs more than it saves).
 
 The pixel values are random: the speed of these operations does not depend
-on the values. Each timing is the best of ``--repeat`` epochs.
+on the values. Each timing is the best of ``--repeat`` epochs, the implementations
+taking turns so that a change in the machine's load affects them alike; the
+slow per-example baseline runs one epoch.
 
     python benchmarks/bench_epoch.py [--n 50000] [--repeat 3] [--no-book]
 """
@@ -37,16 +39,8 @@ except ImportError:  # pragma: no cover - optional
     torch = None
 
 
-def best_of(repeat, run):
-    times = []
-    for i in range(repeat):
-        start = time.perf_counter()
-        run(i)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def bench(sizes, dtype, n, repeat, with_book):
+    """Time one epoch of each implementation; the runs are interleaved so that load drifts hit all alike."""
     rng = np.random.default_rng(0)
     rows = rng.random((n, sizes[0])).astype(dtype)
     labels = rng.integers(0, sizes[-1], n)
@@ -57,25 +51,19 @@ def bench(sizes, dtype, n, repeat, with_book):
     weights = [net[i].w.data.copy() for i in range(0, len(net), 2)]
     biases = [net[i].b.data.copy() for i in range(0, len(net), 2)]
     orders = [np.random.default_rng(100 + i).permutation(n) for i in range(repeat)]
-    results = {}
+    runners = {}
 
     optimizer = bp.SGD(net.parameters(), eta=eta)
-    results["minibp"] = best_of(
-        repeat,
-        lambda i: bp.train(
-            net,
-            (X, labels),
-            optimizer=optimizer,
-            epochs=1,
-            mini_batch_size=m,
-            rng=100 + i,
-            verbose=False,
-            progress=False,
-        ),
+    runners["minibp"] = lambda i: bp.train(
+        net, (X, labels), optimizer=optimizer, epochs=1, mini_batch_size=m, rng=100 + i, verbose=False, progress=False
     )
     w_np, b_np = [w.copy() for w in weights], [b.copy() for b in biases]
-    with threadpool_limits(limits=1, user_api="blas"):  # as minibp.train does by default
-        results["numpy"] = best_of(repeat, lambda i: numpy_epoch(w_np, b_np, rows, targets, orders[i], m, eta))
+
+    def numpy_run(i):
+        with threadpool_limits(limits=1, user_api="blas"):  # as minibp.train does by default
+            numpy_epoch(w_np, b_np, rows, targets, orders[i], m, eta)
+
+    runners["numpy"] = numpy_run
     if torch is not None:
         tdtype = torch.float64 if dtype == np.float64 else torch.float32
         layers = []
@@ -88,8 +76,10 @@ def bench(sizes, dtype, n, repeat, with_book):
         tnet = torch.nn.Sequential(*layers)
         topt = torch.optim.SGD(tnet.parameters(), lr=eta)
         trows, ttargets = torch.from_numpy(rows), torch.from_numpy(targets)
+        default_threads = torch.get_num_threads()
 
-        def torch_epoch(i):
+        def torch_run(i, threads):
+            torch.set_num_threads(threads)
             order = torch.from_numpy(orders[i])
             for k in range(0, n, m):
                 idx = order[k : k + m]
@@ -98,19 +88,31 @@ def bench(sizes, dtype, n, repeat, with_book):
                 loss = 0.5 * ((tnet(x) - y) ** 2).sum() / len(idx)
                 loss.backward()
                 topt.step()
+            torch.set_num_threads(default_threads)
 
-        default_threads = torch.get_num_threads()
-        timings = []
-        for threads in sorted({1, default_threads}):  # report torch at its better setting
-            torch.set_num_threads(threads)
-            timings.append(best_of(repeat, torch_epoch))
-        torch.set_num_threads(default_threads)
-        results["pytorch"] = min(timings)
+        # PyTorch at its better setting: one thread or its default.
+        for threads in sorted({1, default_threads}):
+            runners[f"pytorch/{threads}"] = lambda i, threads=threads: torch_run(i, threads)
+
+    times = {name: [] for name in runners}
+    for i in range(repeat):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run(i)
+            times[name].append(time.perf_counter() - start)
+    results = {name: min(t) for name, t in times.items()}
+    torch_times = [v for k, v in results.items() if k.startswith("pytorch/")]
+    for k in [k for k in results if k.startswith("pytorch/")]:
+        del results[k]
+    if torch_times:
+        results["pytorch"] = min(torch_times)
     if with_book:
         data = [(rows[i].reshape(-1, 1), targets[i].reshape(-1, 1)) for i in range(n)]
         book = BookNetwork(weights, biases)
         with threadpool_limits(limits=1, user_api="blas"):
-            results["book"] = best_of(1, lambda i: book.epoch(data, orders[0], m, eta))
+            start = time.perf_counter()
+            book.epoch(data, orders[0], m, eta)
+            results["book"] = time.perf_counter() - start
     return results
 
 

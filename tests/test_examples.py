@@ -1,0 +1,34 @@
+"""Every script in examples/ runs, with small settings."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_xor_learns_the_four_cases(capsys):
+    history = load("xor").main(epochs=3000)
+    assert history.training_cost[-1] < 0.01
+    out = capsys.readouterr().out
+    outputs = [float(v) for v in out.split("outputs:")[1].split("\n")[0].strip(" []").split(",")]
+    np.testing.assert_array_equal(np.round(outputs), [0, 1, 1, 0])
+
+
+def test_book_mnist_runs_and_learns(capsys):
+    history = load("book_mnist").main(epochs=2, seed=0)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Epoch 0: ") and lines[0].endswith(" / 500")
+    assert lines[-1].startswith("Test: ") and lines[-1].endswith(" / 500")
+    # Two epochs on 4,000 real digits already classify far better than chance (50 / 500).
+    assert history.evaluation_correct[-1] > 250
