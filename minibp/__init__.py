@@ -9,6 +9,7 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 ```
 """
 
+from .callbacks import Callback, EarlyStopping, HalveOnPlateau
 from .costs import Cost, CrossEntropyCost, LogLikelihoodCost, QuadraticCost, SoftmaxLogLikelihoodCost
 from .errors import (
     ChecksumError,
@@ -26,6 +27,7 @@ from .io import Checkpoint, load, load_checkpoint, register_module, save
 from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
+from .regularization import L2, WeightDecay
 from .sequential import Sequential, mlp
 from .summary import summary
 from .train import History, accuracy, evaluate, predict, train
@@ -55,6 +57,11 @@ __all__ = [
     "Nesterov",
     "Adam",
     "History",
+    "Callback",
+    "EarlyStopping",
+    "HalveOnPlateau",
+    "L2",
+    "WeightDecay",
     "train",
     "evaluate",
     "accuracy",

@@ -17,6 +17,12 @@ target vectors of shape ``(n_out, N)``.
 For speed, keep each example contiguous in memory: pass ``X`` as the
 transpose of a row-per-example array (``rows.T``, which is what
 `minibp.data` returns) or as ``np.asfortranarray(X)``.
+
+Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
+and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
+validation accuracy stalls" and early stopping are ready-made), and
+``regularization`` (`minibp.regularization`: L2 as in chapter 3, or decoupled
+weight decay). Its `History` holds network2's four monitors.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,7 +47,8 @@ from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size, minibatch_indices
 from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteError, ShapeError
 from .module import Module
-from .optim import Optimizer
+from .optim import Optimizer, check_positive
+from .regularization import Regularizer
 
 __all__ = ["History", "train", "evaluate", "accuracy", "predict"]
 
@@ -52,6 +59,14 @@ _CHUNK = 10_000  # examples per forward pass when evaluating
 class History:
     """What happened in each epoch of `train`; serialises to JSON.
 
+    network2's four monitors are ``training_full_cost`` (its "training
+    cost"), ``training_accuracy``, ``evaluation_cost`` and
+    ``evaluation_accuracy``. The two training ones cost an extra pass over the
+    training set and are recorded only with ``train(..., monitor_training=True)``;
+    ``training_cost`` is always there and free (it averages the costs of the
+    mini-batches as they were trained on). With a regulariser, its
+    ``penalty()`` after the epoch is included in every cost, as in network2.
+
     Attributes:
         epoch: epoch numbers, counted from 0 as the book prints them.
         training_cost: mean of the mini-batch costs over the epoch.
@@ -60,6 +75,12 @@ class History:
         evaluation_accuracy: ``evaluation_correct / evaluation_size``.
         evaluation_size: number of evaluation examples (0 without evaluation data).
         seconds: wall-clock time of each epoch's training (not of its evaluation).
+        eta: the learning rate used in each epoch (``None`` if the optimizer has none).
+        training_full_cost: cost on the whole training set after the epoch (``None`` unless monitored).
+        training_correct: training examples classified correctly after the epoch (likewise).
+        training_accuracy: ``training_correct / training_size`` (likewise).
+        training_size: number of training examples.
+        stop_reason: why training ended before ``epochs`` epochs (``None`` if it did not).
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -69,6 +90,12 @@ class History:
     evaluation_accuracy: list[float | None] = field(default_factory=list)
     evaluation_size: int = 0
     seconds: list[float] = field(default_factory=list)
+    eta: list[float | None] = field(default_factory=list)
+    training_full_cost: list[float | None] = field(default_factory=list)
+    training_correct: list[int | None] = field(default_factory=list)
+    training_accuracy: list[float | None] = field(default_factory=list)
+    training_size: int = 0
+    stop_reason: str | None = None
 
     def to_dict(self) -> dict:
         """Return the history as a dictionary of plain lists."""
@@ -80,7 +107,7 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict) -> History:
-        """Rebuild a history from `to_dict`'s output."""
+        """Rebuild a history from `to_dict`'s output (fields missing from older files get their defaults)."""
         return cls(**d)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -273,6 +300,10 @@ def train(
     verbose: bool = True,
     progress: bool | None = None,
     blas_threads: int | None = 1,
+    schedule: Callable[[int, History], float | None] | None = None,
+    callbacks: Sequence[object] = (),
+    regularization: Regularizer | Sequence[Regularizer] | None = None,
+    monitor_training: bool = False,
 ) -> History:
     """Train ``net`` with mini-batch stochastic gradient descent.
 
@@ -281,10 +312,12 @@ def train(
         training_data: ``(X, y)`` with ``X`` of shape ``(n_in, N)`` and ``y``
             labels ``(N,)`` or targets ``(n_out, N)``.
         optimizer: updates the parameters, e.g. ``SGD(net.parameters(), eta=3.0)``.
-        epochs: number of passes over the training data.
+        epochs: number of passes over the training data (at most: a schedule
+            or a callback may stop earlier).
         mini_batch_size: examples per gradient step, the book's $m$.
         cost: the cost to minimise; default `QuadraticCost`.
-        evaluation_data: optional ``(X, y)`` evaluated after each epoch.
+        evaluation_data: optional ``(X, y)`` evaluated after each epoch
+            (the validation set; needed by early stopping and `HalveOnPlateau`).
         rng: `numpy.random.Generator` or int seed for the shuffling.
         verbose: print one line per epoch, as the book does
             (``Epoch 3: 9482 / 10000``).
@@ -296,6 +329,18 @@ def train(
             [784, 100, 10]), so the default is 1; the setting is restored
             afterwards and evaluation uses the usual number. ``None`` leaves
             BLAS alone.
+        schedule: ``schedule(epoch, history) -> eta`` called before each
+            epoch; the result becomes ``optimizer.eta``, ``None`` stops
+            training (see `minibp.callbacks.HalveOnPlateau`).
+        callbacks: objects with any of ``on_train_begin(net, optimizer, history)``,
+            ``on_epoch_end(epoch, history, net, optimizer) -> bool | None``
+            (``True`` stops) and ``on_train_end(history, net, optimizer)``; see
+            `minibp.callbacks`.
+        regularization: one or more `minibp.regularization.Regularizer`
+            (`L2`, `WeightDecay`) applied at every step.
+        monitor_training: also record the cost and accuracy on the whole
+            training set after each epoch (network2's training monitors; one
+            more pass over the data).
 
     Returns:
         The `History` of the run.
@@ -320,37 +365,107 @@ def train(
         Xe, ye = evaluation_data
         Xe = _check_inputs(Xe, "train: evaluation_data")
         target_rows_e, _ = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
+    regularizers = _regularizers(regularization)
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"train: schedule must be callable as schedule(epoch, history), got {schedule!r}")
+    if schedule is not None and not hasattr(optimizer, "eta"):
+        raise TypeError(f"train: a schedule sets optimizer.eta, but {optimizer!r} has no attribute eta")
+    callbacks = list(callbacks)
     rng = as_generator(rng)
     x_rows = _rows(X)
+    step = _step_with(optimizer, regularizers)
 
-    history = History(evaluation_size=0 if evaluation_data is None else Xe.shape[1])
+    history = History(evaluation_size=0 if evaluation_data is None else Xe.shape[1], training_size=n)
+    for callback in callbacks:
+        _hook(callback, "on_train_begin")(net, optimizer, history)
     net.train()
     for j in range(epochs):
+        if schedule is not None:
+            eta = schedule(j, history)
+            if eta is None:
+                history.stop_reason = f"the schedule {schedule!r} ended training before epoch {j}"
+                break
+            optimizer.eta = check_positive("train: schedule", "eta", eta)
         start = time.perf_counter()
         bar = _progress(-(-n // m), f"Epoch {j}", progress)
         try:
             with _blas_limit(blas_threads):
-                total_cost = _run_epoch(j, net, cost, optimizer, x_rows, target_rows, minibatch_indices(n, m, rng), bar)
+                total_cost = _run_epoch(
+                    j, net, cost, optimizer, step, x_rows, target_rows, minibatch_indices(n, m, rng), bar
+                )
         finally:
             if bar is not None:
                 bar.close()
         history.epoch.append(j)
         history.seconds.append(time.perf_counter() - start)
-        history.training_cost.append(total_cost / n)
+        eta_used = getattr(optimizer, "eta", None)
+        history.eta.append(None if eta_used is None else float(eta_used))
+        penalty = sum(r.penalty() for r in regularizers)
+        history.training_cost.append(total_cost / n + penalty)
+        line = f"Epoch {j}"
+        if monitor_training:
+            correct_t, cost_t = _evaluate_with_cost(net, cost, X, target_rows, np.asarray(y))
+            history.training_full_cost.append(cost_t + penalty)
+            history.training_correct.append(correct_t)
+            history.training_accuracy.append(correct_t / n)
+        else:
+            history.training_full_cost.append(None)
+            history.training_correct.append(None)
+            history.training_accuracy.append(None)
         if evaluation_data is None:
             history.evaluation_cost.append(None)
             history.evaluation_correct.append(None)
             history.evaluation_accuracy.append(None)
-            if verbose:
-                print(f"Epoch {j} complete", flush=True)
-            continue
-        correct, eval_cost = _evaluate_with_cost(net, cost, Xe, target_rows_e, ye)
-        history.evaluation_cost.append(eval_cost)
-        history.evaluation_correct.append(correct)
-        history.evaluation_accuracy.append(correct / Xe.shape[1])
+            line += " complete"
+        else:
+            correct, eval_cost = _evaluate_with_cost(net, cost, Xe, target_rows_e, ye)
+            history.evaluation_cost.append(eval_cost + penalty)
+            history.evaluation_correct.append(correct)
+            history.evaluation_accuracy.append(correct / Xe.shape[1])
+            line += f": {correct} / {Xe.shape[1]}"
         if verbose:
-            print(f"Epoch {j}: {correct} / {Xe.shape[1]}", flush=True)
+            if monitor_training:
+                line += f" (training data: {history.training_correct[-1]} / {n})"
+            print(line, flush=True)
+        stop = [c for c in callbacks if _hook(c, "on_epoch_end")(j, history, net, optimizer)]
+        if stop:
+            history.stop_reason = f"{stop[0]!r} stopped training after epoch {j}"
+            break
+    for callback in callbacks:
+        _hook(callback, "on_train_end")(history, net, optimizer)
     return history
+
+
+def _hook(callback: object, name: str) -> Callable:
+    """Return ``callback.<name>``, or a function that does nothing if it has none."""
+    return getattr(callback, name, None) or (lambda *args: None)
+
+
+def _regularizers(regularization: object) -> tuple[Regularizer, ...]:
+    if regularization is None:
+        return ()
+    items = (regularization,) if isinstance(regularization, Regularizer) else tuple(regularization)  # type: ignore[arg-type]
+    for item in items:
+        if not isinstance(item, Regularizer):
+            raise TypeError(f"train: regularization must hold Regularizer objects (L2, WeightDecay), got {item!r}")
+    return items
+
+
+def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> Callable[[], None]:
+    """Return the function that makes one step: ``optimizer.step``, with the regularisers' hooks around it."""
+    if not regularizers:
+        return optimizer.step
+
+    def step() -> None:
+        for r in regularizers:
+            r.add_gradient()  # L2: dC/dw += (lambda/n) w
+        optimizer.check_gradients()  # raises before anything changes
+        eta = getattr(optimizer, "eta", 0.0)
+        for r in regularizers:
+            r.before_update(eta)  # weight decay: w -> (1 - eta wd) w
+        optimizer.update()
+
+    return step
 
 
 def _blas_limit(threads: int | None):
@@ -359,7 +474,7 @@ def _blas_limit(threads: int | None):
     return threadpool_limits(limits=threads, user_api="blas")
 
 
-def _run_epoch(j, net, cost, optimizer, x_rows, target_rows, batches, bar) -> float:
+def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches, bar) -> float:
     """The inner loop of `train`: one pass over the mini-batches of epoch ``j``; returns the summed cost."""
     total_cost = 0.0
     for k, idx in enumerate(batches):
@@ -375,7 +490,7 @@ def _run_epoch(j, net, cost, optimizer, x_rows, target_rows, batches, bar) -> fl
         optimizer.zero_grad()
         net.backward_parameters(cost.backward())
         try:
-            optimizer.step()
+            step()
         except NonFiniteError as err:
             raise DivergedError(
                 f"training diverged in epoch {j}, mini-batch {k}: {err}. Try a smaller learning rate than "
