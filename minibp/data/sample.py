@@ -18,7 +18,8 @@ epochs, ``mini_batch_size=10``) a network trained on the 4,000 training
 digits classifies roughly nine in ten of the unseen ones correctly. Now and
 then a seed does far worse and stalls: with the book's $\mathcal N(0, 1)$
 weights some sigmoid neurons start saturated and learn slowly. That is the
-book's initialisation at work, not a bug; ``init="scaled"`` avoids it.
+book's initialisation at work, not a bug; ``init="scaled"`` (chapter 3's
+remedy) makes it much rarer.
 """
 
 from __future__ import annotations
