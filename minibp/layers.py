@@ -176,10 +176,7 @@ class Sigmoid(Module):
         Returns:
             Activation $a = \sigma(z)$, same shape and dtype as ``x``.
         """
-        if type(x) is not np.ndarray:
-            x = np.asarray(x)
-        if x.dtype.kind != "f":
-            x = x.astype(np.float64)
+        x = _as_float(x, self)
         a = expit(x)  # eq. 17: a = sigma(z)
         self.a = a
         return a
@@ -220,10 +217,13 @@ def _checked_gradient(module: Module, cached: NDArray | None, grad_output: NDArr
     return cached, grad_output
 
 
-def _as_float(x: NDArray) -> NDArray:
+def _as_float(x: NDArray, owner: Module) -> NDArray:
+    """Return ``x`` as a float array; integers and booleans become float64, anything else is refused."""
     if type(x) is not np.ndarray:
         x = np.asarray(x)
     if x.dtype.kind != "f":
+        if x.dtype.kind not in "iub":  # complex would lose its imaginary part, objects and strings are not numbers
+            raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
         x = x.astype(np.float64)
     return x
 
@@ -248,7 +248,7 @@ class Tanh(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        a = np.tanh(_as_float(x))
+        a = np.tanh(_as_float(x, self))
         self.a = a
         return a
 
@@ -289,10 +289,10 @@ class ReLU(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        x = _as_float(x)
+        x = _as_float(x, self)
         positive = x > 0
         self.positive = positive
-        return np.multiply(x, positive, dtype=x.dtype)
+        return np.maximum(x, 0, dtype=x.dtype)  # max(0, z); unlike z * (z > 0), gives 0 (not NaN) for z = -inf
 
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Keep the gradient where $z > 0$ and zero it elsewhere.
@@ -319,7 +319,7 @@ class Identity(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Return ``x`` (as a float array, shape ``(n, m)``) unchanged."""
-        x = _as_float(x)
+        x = _as_float(x, self)
         self._shape = x.shape
         return x
 
@@ -360,10 +360,16 @@ class Softmax(Module):
         Returns:
             $a$, shape ``(n, m)``; each column is positive and sums to 1.
         """
-        x = _as_float(x)
+        x = _as_float(x, self)
         if x.ndim != 2:
             raise ShapeError(f"Softmax expected input of shape (n, m), got {x.shape}")
-        e = np.subtract(x, x.max(axis=0, keepdims=True))  # shift: exponents <= 0, no overflow
+        info = np.finfo(x.dtype)
+        x = np.clip(x, info.min, info.max)  # z = +-inf acts as the largest finite value (its limit)
+        top = x.max(axis=0, keepdims=True)
+        # shift: exponents <= 0. Raising z first to max(top, 0) - max_float keeps z - top from
+        # overflowing; those z have e^{z - top} = 0 either way.
+        e = np.maximum(x, np.maximum(top, 0) - info.max)
+        e -= top
         np.exp(e, out=e)
         e /= e.sum(axis=0, keepdims=True)  # eq. 78: a_j = e^{z_j} / sum_k e^{z_k}
         self.a = e
@@ -433,7 +439,7 @@ class Dropout(Module):
         Returns:
             Output, same shape and dtype as ``x``.
         """
-        x = _as_float(x)
+        x = _as_float(x, self)
         self._shape = x.shape
         if not self.training or self.p == 0.0:
             self.mask = None
