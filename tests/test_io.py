@@ -447,23 +447,18 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 
 def _good_bytes() -> bytes:
-    buf = _stdio.BytesIO()
-    net = bp.mlp([3, 2, 2], rng=0)
-    header = {
-        "format": "minibp-model",
-        "format_version": 1,
-        "minibp_version": bp.__version__,
-        "architecture": bpio._architecture(net),
-        "parameters": [n for n, _ in net.named_parameters()],
-        "optimizer": None,
-        "history": None,
-        "rng": None,
-        "metadata": {},
-    }
-    arrays = {"minibp.json": np.frombuffer(json.dumps(header).encode(), np.uint8)}
-    arrays.update({"param/" + n: p.data for n, p in net.named_parameters()})
-    bpio._write_npz(buf, arrays)
-    return buf.getvalue()
+    """A small but complete model file: optimizer arrays, history, rng states and metadata."""
+    import tempfile
+
+    modules = [bp.Dense(3, 2, rng=0), bp.Sigmoid()]
+    if hasattr(bp.layers, "Dropout"):
+        modules.append(bp.layers.Dropout(0.5, rng=1))
+    net = bp.Sequential(*modules, bp.Dense(2, 2, rng=2))
+    opt = optim.Momentum(net.parameters(), eta=0.1, mu=0.9) if hasattr(optim, "Momentum") else None
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.npz"
+        bpio.save(net, path, optimizer=opt, history={"epoch": [0]}, rng=np.random.default_rng(0), metadata={"k": 1})
+        return path.read_bytes()
 
 
 GOOD = _good_bytes()
@@ -534,8 +529,33 @@ def test_fuzz_header_values(key, value):
     only_model_format_errors(buf.getvalue())
 
 
+def _npy(array) -> bytes:
+    buf = _stdio.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+member_names = st.sampled_from(["minibp.json.npy", "param/0.w.npy", "param/0.b.npy", "optimizer/v.npy"]) | st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=12
+)
+
+
+def _random_npy(dtype: str, shape: tuple, data: bytes) -> bytes:
+    dtype, n = np.dtype(dtype), int(np.prod(shape, dtype=int))
+    raw = (data + b"\1" * (n * dtype.itemsize))[: n * dtype.itemsize]
+    return _npy(np.frombuffer(raw, dtype).reshape(shape))
+
+
+member_data = st.binary(max_size=64) | st.builds(
+    _random_npy,
+    st.sampled_from(["<f8", ">f8", "<f4", "u1", "<i8", "?", "<c16"]),
+    st.lists(st.integers(0, 4), max_size=3).map(tuple),
+    st.binary(max_size=64),
+)
+
+
 @FUZZ
-@given(st.dictionaries(st.text(min_size=1, max_size=12), st.binary(max_size=64), max_size=4))
+@given(st.dictionaries(member_names, member_data, max_size=5))
 def test_fuzz_archives_of_random_members(members):
     buf = _stdio.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
