@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -256,3 +258,25 @@ def test_cli_reports_missing_data(monkeypatch, tmp_path, capsys):
     assert "minibp data download mnist" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 1
     assert "unknown data set" in capsys.readouterr().err
+
+
+def test_bundled_file_is_what_the_build_script_writes(rng):
+    """The split depends only on the digits, and the archive only on the arrays: rebuilding gives the same bytes."""
+    import importlib.util
+    from importlib import resources
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build_sample.py"
+    if not script.is_file():
+        pytest.skip("scripts/ is not part of this installation")
+    spec = importlib.util.spec_from_file_location("build_sample", script)
+    build_sample = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_sample)
+    bundled = resources.files("minibp.data").joinpath("mnist_sample.npz").read_bytes()
+    with np.load(io.BytesIO(bundled), allow_pickle=False) as npz:
+        images, labels = npz["images"], npz["labels"]
+    order = rng.permutation(len(labels))
+    images_again, labels_again = build_sample.split(images[order], labels[order])
+    np.testing.assert_array_equal(images_again, images)
+    np.testing.assert_array_equal(labels_again, labels)
+    assert build_sample.npz_bytes({"images": images_again, "labels": labels_again}) == bundled
