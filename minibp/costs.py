@@ -80,6 +80,8 @@ def _check_pair(owner: Cost, a: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
         y = np.asarray(y)
     if a.ndim != 2 or a.shape != y.shape:
         raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m)")
+    if a.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        raise TypeError(f"{owner!r}: a and y must be real numeric arrays, got dtypes {a.dtype} and {y.dtype}")
     return a, y
 
 
@@ -321,7 +323,11 @@ class SoftmaxLogLikelihoodCost(Cost):
         """
         z, y = _check_pair(self, a, y)
         dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
-        shifted = np.subtract(z, z.max(axis=0, keepdims=True), dtype=dtype)  # every exponent <= 0
+        top = z.max(axis=0, keepdims=True)
+        # Every exponent <= 0. Raising z first to max(top, 0) - max_float keeps z - top from overflowing
+        # (to -inf, and 0 * -inf = NaN below); for those z, e^{z - top} is 0 either way.
+        shifted = np.maximum(z, np.maximum(top, 0) - np.finfo(dtype).max, dtype=dtype)
+        shifted -= top
         e = np.exp(shifted)
         total = e.sum(axis=0, keepdims=True)  # >= 1: the largest term is e^0
         log_softmax = shifted - np.log(total)  # ln softmax(z) = z - LSE(z)
