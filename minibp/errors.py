@@ -6,6 +6,27 @@ Each one also derives from the built-in exception a caller would expect:
 a bad shape or value is a ``ValueError``, a failed download is an
 ``OSError``. Messages name the thing at fault (the layer, the file, the
 mirror) and the values involved.
+
+```
+MinibpError
+├── ShapeError            (ValueError)  wrong number of dimensions or sizes
+├── NonFiniteError        (ValueError)  NaN or infinity in data, gradients, parameters
+│   └── DivergedError                   training produced a non-finite cost or gradient
+├── LabelError            (ValueError)  labels not integers in [0, n_classes)
+├── HyperparameterError   (ValueError)  eta, epochs, mini_batch_size, ... out of range
+├── DataFormatError       (ValueError)  a corrupt, truncated or wrong data file
+├── ModelFormatError      (ValueError)  a corrupt, unsafe or too new model file
+├── DownloadError         (OSError)     no mirror delivered a file
+│   └── ChecksumError                   a mirror delivered the wrong bytes
+└── minibp.data.DataNotFoundError (FileNotFoundError)  a data set is not on disk
+```
+
+Besides these, minibp raises only built-in exceptions with their usual
+meaning: ``TypeError`` for an argument of the wrong kind (a complex or object
+array, a non-`Module`), ``ValueError`` for other bad arguments,
+``RuntimeError`` for ``backward`` called before ``forward``,
+``FileNotFoundError`` for a missing file and the ``OSError`` of a failed
+write. A save that fails for any reason leaves the previous file as it was.
 """
 
 from __future__ import annotations
