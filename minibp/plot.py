@@ -1,4 +1,4 @@
-"""Training curves from a history: cost and accuracy per epoch (needs matplotlib).
+r"""Training curves from a history: cost and accuracy per epoch (needs matplotlib).
 
 ```
 minibp train --history history.json
@@ -9,8 +9,9 @@ or from Python, ``plot_history(history, "curves.png")`` with a `History`,
 its ``to_dict()`` or the path of its JSON file.
 
 The left panel plots every ``*_cost`` series of the history (training and
-evaluation cost), the right one every ``*_accuracy`` series, in per cent.
-Series that were not recorded (all ``None``) are left out.
+evaluation cost), the middle one every ``*_accuracy`` series, in per cent;
+when a schedule changed the learning rate, a third panel shows $\eta$ per
+epoch. Series that were not recorded (empty or all ``None``) are left out.
 
 Plotting is an optional extra: ``pip install minibp[plot]``. Figures are
 drawn with matplotlib's non-interactive Agg renderer directly, so no
@@ -54,9 +55,19 @@ def load_history(source: object) -> dict[str, Any]:
         raise DataFormatError(f"{where}: expected an object with an 'epoch' list, as History.save writes")
     n = len(data["epoch"])
     for key, value in data.items():
-        if (key.endswith("_cost") or key.endswith("_accuracy")) and (not isinstance(value, list) or len(value) != n):
-            raise DataFormatError(f"{where}: {key!r} must be a list of {n} values (one per epoch)")
+        if key.endswith(("_cost", "_accuracy")) or key == "eta":
+            if not isinstance(value, list) or len(value) not in (0, n):
+                raise DataFormatError(f"{where}: {key!r} must be a list of {n} values (one per epoch), or empty")
     return dict(data)
+
+
+_LABELS = {
+    "training_cost": "training (during the epoch)",
+    "training_full_cost": "training (after the epoch)",
+    "training_accuracy": "training",
+    "evaluation_cost": "evaluation",
+    "evaluation_accuracy": "evaluation",
+}
 
 
 def _series(history: Mapping[str, Any], suffix: str) -> dict[str, list[tuple[float, float]]]:
@@ -69,7 +80,7 @@ def _series(history: Mapping[str, Any], suffix: str) -> dict[str, list[tuple[flo
                 if isinstance(v, (int, float)) and not isinstance(v, bool)
             ]
             if points:
-                out[key[: -len(suffix)].replace("_", " ")] = points
+                out[_LABELS.get(key, key.removesuffix(suffix).replace("_", " "))] = points
     return out
 
 
@@ -98,9 +109,16 @@ def plot_history(history: object, path: str | os.PathLike | None = None, *, titl
 
     data = load_history(history)
     costs, accuracies = _series(data, "_cost"), _series(data, "_accuracy")
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    etas = [
+        (float(e), float(v))
+        for e, v in zip(data["epoch"], data.get("eta") or [])
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    show_eta = len({v for _, v in etas}) > 1  # a schedule changed the learning rate
+    fig = Figure(figsize=(15 if show_eta else 10, 4), layout="constrained")
     FigureCanvasAgg(fig)
-    ax_cost, ax_acc = fig.subplots(1, 2)
+    axes = fig.subplots(1, 3 if show_eta else 2)
+    ax_cost, ax_acc = axes[0], axes[1]
     for label, points in costs.items():
         ax_cost.plot(*zip(*points), marker="o", markersize=3, label=label)
     for label, points in accuracies.items():
@@ -115,6 +133,12 @@ def plot_history(history: object, path: str | os.PathLike | None = None, *, titl
             ax.legend()
         else:
             ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes, color="0.5")
+    if show_eta:
+        axes[2].step(*zip(*etas), where="post", marker="o", markersize=3)
+        axes[2].set(xlabel="epoch", ylabel=r"$\eta$", title="Learning rate")
+        axes[2].set_ylim(bottom=0)
+        axes[2].grid(True, alpha=0.3)
+        axes[2].xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title)
     if path is not None:

@@ -6,6 +6,8 @@ import pytest
 import minibp as bp
 from minibp.plot import load_history, plot_history
 
+TRAINING = "training (during the epoch)"
+
 
 def make_history(epochs=4, evaluation=True):
     return bp.History(
@@ -25,7 +27,7 @@ def test_plot_draws_every_recorded_series(tmp_path):
     history.save(tmp_path / "h.json")
     for source in (history, history.to_dict(), tmp_path / "h.json"):
         cost, accuracy = plot_history(source).axes
-        assert [line.get_label() for line in cost.lines] == ["training", "evaluation"]
+        assert [line.get_label() for line in cost.lines] == [TRAINING, "evaluation"]
         assert [line.get_label() for line in accuracy.lines] == ["evaluation"]
         np.testing.assert_allclose(accuracy.lines[0].get_ydata(), [60, 61, 62, 63])
         np.testing.assert_allclose(cost.lines[0].get_xdata(), range(4))
@@ -36,7 +38,7 @@ def test_series_that_were_not_recorded_are_left_out(tmp_path):
     pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
     fig = plot_history(make_history(evaluation=False), tmp_path / "c.svg")
     cost, accuracy = fig.axes
-    assert [line.get_label() for line in cost.lines] == ["training"]
+    assert [line.get_label() for line in cost.lines] == [TRAINING]
     assert len(accuracy.lines) == 0 and accuracy.texts[0].get_text() == "not recorded"
     assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
     assert [p.name for p in tmp_path.iterdir()] == ["c.svg"]
@@ -54,3 +56,17 @@ def test_malformed_histories_are_data_format_errors():
         load_history({"training_cost": [1.0]})
     with pytest.raises(bp.DataFormatError, match="'evaluation_accuracy' must be a list of 2 values"):
         load_history({"epoch": [0, 1], "evaluation_accuracy": None})
+
+
+def test_a_changing_learning_rate_gets_its_own_panel(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    history = make_history().to_dict()
+    history["eta"] = [3.0, 3.0, 1.5, 0.75]
+    history["training_full_cost"] = [0.8, 0.4, 0.3, 0.2]
+    history["training_accuracy"] = [0.7, 0.8, 0.85, 0.9]
+    cost, accuracy, eta = plot_history(history).axes
+    assert [line.get_label() for line in cost.lines] == [TRAINING, "evaluation", "training (after the epoch)"]
+    assert [line.get_label() for line in accuracy.lines] == ["evaluation", "training"]
+    np.testing.assert_allclose(eta.lines[0].get_ydata(), [3.0, 3.0, 1.5, 0.75])
+    history["eta"] = [3.0] * 4
+    assert len(plot_history(history).axes) == 2  # a constant learning rate is not worth a panel
