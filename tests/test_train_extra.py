@@ -270,3 +270,19 @@ def test_cross_entropy_escapes_a_saturated_start_where_quadratic_is_stuck(rng):
         h = run(net, (X, y), bp.SGD(net.parameters(), eta=0.5), cost=cost, epochs=3, evaluation_data=(X, y))
         accuracy[type(cost).__name__] = h.evaluation_accuracy[-1]
     assert accuracy["CrossEntropyCost"] > 0.8 > accuracy["QuadraticCost"]
+
+
+@pytest.mark.slow
+def test_cross_entropy_with_scaled_init_beats_the_quadratic_book_setup_on_real_digits():
+    from minibp.data import load_sample
+
+    data = load_sample()
+    accuracy = {}
+    for name, cost, init, eta in [
+        ("book", bp.QuadraticCost(), "book", 3.0),
+        ("ch3", bp.CrossEntropyCost(), "scaled", 0.5),
+    ]:
+        net = bp.mlp([784, 30, 10], init=init, rng=0)
+        run(net, data.training, bp.SGD(net.parameters(), eta=eta), cost=cost, epochs=3)
+        accuracy[name] = bp.accuracy(net, *data.test)
+    assert accuracy["ch3"] > accuracy["book"] + 0.02, accuracy
