@@ -62,6 +62,7 @@ import json
 import math
 import os
 import secrets
+import tokenize
 import warnings
 import zipfile
 from collections.abc import Callable, Mapping
@@ -626,6 +627,8 @@ _READ_ERRORS = (
     RecursionError,
     NotImplementedError,
     UnicodeError,
+    SyntaxError,  # numpy parses .npy headers with ast and tokenize
+    tokenize.TokenError,
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     Warning,
@@ -663,7 +666,12 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size:
     return shape, dtype
 
 
-def _read(source: str | os.PathLike | IO[bytes], where: str) -> Checkpoint:
+def _read(source: IO[bytes], where: str) -> Checkpoint:
+    start = source.tell()
+    magic = source.read(4)
+    source.seek(start)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # only a zip archive; never a bare .npy or a pickle
+        raise ModelFormatError(f"{where} is not an .npz archive (it starts with {magic!r})")
     with np.load(source, allow_pickle=False) as npz:
         if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover - np.load returned a plain array
             raise ModelFormatError(f"{where}: not an .npz archive")

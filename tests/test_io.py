@@ -330,7 +330,7 @@ def test_raw_pickle_and_npy_files_are_refused(tmp_path):
     sentinel = tmp_path / "pwned"
     raw = tmp_path / "model.pkl"
     raw.write_bytes(pickle.dumps(Payload(sentinel)))
-    with pytest.raises(bp.ModelFormatError, match="corrupt or not a minibp model"):
+    with pytest.raises(bp.ModelFormatError, match="not an .npz archive"):
         bpio.load(raw)
     npy = tmp_path / "model.npy"
     with open(npy, "wb") as f:
@@ -436,6 +436,18 @@ def test_truncated_files_are_refused(tmp_path):
         cut.write_bytes(data[:n])
         with pytest.raises(bp.ModelFormatError):
             bpio.load(cut)
+
+
+def test_unparsable_npy_headers_are_refused():
+    # Found by fuzzing with atheris: numpy's header parser raises tokenize.TokenError, not ValueError.
+    bad_npy = b"\x93NUMPY\x01\x00\x01\x00[\x00"
+    with pytest.raises(bp.ModelFormatError, match="not an .npz archive"):
+        bpio.load(_stdio.BytesIO(bad_npy))
+    buf = _stdio.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("minibp.json.npy", bad_npy)
+    with pytest.raises(bp.ModelFormatError, match="TokenError"):
+        bpio.load(_stdio.BytesIO(buf.getvalue()))
 
 
 def test_missing_file_is_file_not_found(tmp_path):
