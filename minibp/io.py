@@ -624,7 +624,7 @@ _READ_ERRORS = (
     TypeError,
     OverflowError,
     MemoryError,
-    RecursionError,
+    RuntimeError,  # zipfile's "encrypted, password required"; includes RecursionError
     NotImplementedError,
     UnicodeError,
     SyntaxError,  # numpy parses .npy headers with ast and tokenize
@@ -637,6 +637,8 @@ _READ_ERRORS = (
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, where: str) -> tuple:
     """Read and check the ``.npy`` header of one archive member; return ``(shape, dtype)``."""
+    if info.flag_bits & 0x1:
+        raise ModelFormatError(f"{where}: entry {info.filename!r} is encrypted")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise ModelFormatError(f"{where}: entry {info.filename!r} uses an unsupported compression")
     if info.compress_size > archive_size or info.file_size > 1100 * info.compress_size + 4096:

@@ -450,6 +450,15 @@ def test_unparsable_npy_headers_are_refused():
         bpio.load(_stdio.BytesIO(buf.getvalue()))
 
 
+def test_encrypted_entries_are_refused():
+    # Found by fuzzing with atheris: zipfile raises RuntimeError for an entry flagged as encrypted.
+    data = bytearray(GOOD)
+    central = data.index(b"PK\x01\x02")
+    data[central + 8] |= 0x1  # general purpose flag bit 0: encrypted
+    with pytest.raises(bp.ModelFormatError, match="encrypted"):
+        bpio.load(_stdio.BytesIO(bytes(data)))
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         bpio.load(tmp_path / "nope.npz")
