@@ -44,8 +44,15 @@ FIGURES = DOCS / "assets" / "figures"
 # (first_network.py is run by scripts/make_figures.py, which also draws the pictures from that run.)
 RUN_EXAMPLES = (
     "backprop_by_hand",
+    "sgd_loop",
     "own_layer",
+    "own_layer_contract",
     "own_cost",
+    "howto_seeds",
+    "howto_float32",
+    "howto_init",
+    "howto_save_load",
+    "howto_rows",
 )
 
 
@@ -71,7 +78,9 @@ def _write_if_changed(path: Path, text: str) -> None:
     """Write only when the contents differ, so ``mkdocs serve`` does not rebuild in a loop."""
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # builds may run side by side
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
 
 
 def _run(script: Path, *args: str) -> str:
@@ -100,7 +109,7 @@ def build_outputs() -> None:
         script = EXAMPLES / f"{name}.py"
         if not script.is_file():
             continue
-        key = _fingerprint(script)
+        key = _fingerprint(*sorted(EXAMPLES.glob("*.py")))  # examples may import each other
         stamp = OUTPUT / f".{name}.key"
         out = OUTPUT / f"{name}.txt"
         if out.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == key:
@@ -141,7 +150,7 @@ def source_block(path: str, start: str, end: str | None = None) -> str:
     try:
         first = next(i for i, line in enumerate(lines) if start in line)
     except StopIteration:
-        raise ValueError(f"source(): no line of {path} contains {start!r}") from None
+        raise ValueError(f"source(): no line of {path} contains {start!r}; update the page that quotes it") from None
     last = first
     if end is not None:
         try:

@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -66,6 +67,14 @@ def run_first_network(echo: bool = True, **settings):
     return captured.getvalue(), result
 
 
+def _save(fig, path: Path) -> None:
+    """Write the figure under a temporary name and rename it, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def training_curves(history: bp.History, path: Path) -> None:
     epochs = np.asarray(history.epoch)
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")
@@ -75,8 +84,7 @@ def training_curves(history: bp.History, path: Path) -> None:
     right.set(xlabel="epoch", ylabel="mean quadratic cost", title="Training cost")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def misclassified(net: bp.Module, X: np.ndarray, y: np.ndarray, path: Path, count: int = 24) -> int:
@@ -93,8 +101,7 @@ def misclassified(net: bp.Module, X: np.ndarray, y: np.ndarray, path: Path, coun
         ax.imshow(X[:, k].reshape(28, 28), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(f"{y[k]} → {guesses[k]}", fontsize=9)
     fig.suptitle("Test digits the network gets wrong (label → guess)", fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return len(wrong)
 
 
@@ -114,8 +121,7 @@ def hidden_weights(dense: bp.Dense, initial: np.ndarray, path: Path) -> None:
     fig.colorbar(image, ax=axes, shrink=0.8, label="change of weight")
     title = "What training changed in the weights into each hidden neuron (28 × 28, red up, blue down)"
     fig.suptitle(title, fontsize=10)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def make_figures(out: Path = FIGURES, output: Path = OUTPUT, echo: bool = False, **settings) -> dict[str, Path]:
@@ -123,7 +129,9 @@ def make_figures(out: Path = FIGURES, output: Path = OUTPUT, echo: bool = False,
     text, (net, history, data) = run_first_network(echo=echo, **settings)
     out.mkdir(parents=True, exist_ok=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # builds may run side by side
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, output)
     paths = {
         "training-curves": out / "training-curves.png",
         "misclassified": out / "misclassified.png",

@@ -42,14 +42,24 @@ def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None 
     x = rng.random((784, 4))
     y = np.eye(10)[:, [3, 1, 4, 1]]  # targets for the labels 3, 1, 4, 1, as columns
 
-    for cost in (bp.QuadraticCost(), CrossEntropy()):
+    for cost in (bp.QuadraticCost(), CrossEntropy(), bp.CrossEntropyCost()):
         a = net(x)
         cost(a, y)
         delta_L = net[-1].backward(cost.backward())  # BP1: Sigmoid.backward(cost.backward())
         m = x.shape[1]
         gap = np.abs(m * delta_L - (a - y)).max()
-        print(f"{type(cost).__name__:<14} largest |m delta^L - (a - y)| = {gap:.2e}")
+        print(f"{type(cost).__name__:<16} largest |m delta^L - (a - y)| = {gap:.2e}")
     # --8<-- [end:delta]
+
+    # --8<-- [start:saturated]
+    sigmoid = bp.Sigmoid()
+    a = sigmoid(np.array([[40.0]]))  # an output neuron that is confidently wrong: a rounds to exactly 1.0
+    y = np.array([[0.0]])
+    for cost in (bp.QuadraticCost(), CrossEntropy(), bp.CrossEntropyCost()):
+        cost(a, y)
+        delta_L = sigmoid.backward(cost.backward())
+        print(f"{type(cost).__name__:<16} a = {a.item()}, y = 0: delta^L = {delta_L.item():.3g}")
+    # --8<-- [end:saturated]
 
     # --8<-- [start:compare]
     data = load_sample()
@@ -65,7 +75,7 @@ def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None 
         )
         name = type(cost).__name__
         accuracy[name] = bp.accuracy(net, *data.validation)
-        print(f"{name:<14} validation accuracy after {epochs} epochs: {accuracy[name]:.1%}")
+        print(f"{name:<16} validation accuracy after {epochs} epochs: {accuracy[name]:.1%}")
     # --8<-- [end:compare]
     return accuracy
 

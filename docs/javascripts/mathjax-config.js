@@ -1,5 +1,7 @@
 // MathJax 3 settings for pymdownx.arithmatex (generic mode). MathJax itself is served from
 // assets/mathjax/, fetched at build time from the npm registry: no request leaves the site.
+// MathJax typesets each page once, on load (the theme's instant navigation is off, so every page is a
+// fresh load; re-typesetting with cleared caches would drop the glyph styles).
 window.MathJax = {
   tex: {
     inlineMath: [["\\(", "\\)"]],
@@ -12,15 +14,3 @@ window.MathJax = {
     processHtmlClass: "arithmatex",
   },
 };
-
-// Material's instant navigation swaps the page without reloading: typeset the new content.
-if (typeof document$ !== "undefined") {
-  document$.subscribe(() => {
-    if (window.MathJax && MathJax.typesetPromise) {
-      MathJax.startup.output.clearCache();
-      MathJax.typesetClear();
-      MathJax.texReset();
-      MathJax.typesetPromise();
-    }
-  });
-}

@@ -1,0 +1,51 @@
+"""How-to: hand minibp's column arrays to PyTorch or scikit-learn, and take theirs.
+
+python docs/examples/howto_rows.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minibp as bp
+from minibp.data import load_sample
+
+
+def main() -> bool:
+    data = load_sample()
+    X, y = data.training  # minibp: (784, N), one example per column
+
+    # --8<-- [start:to-rows]
+    X_rows = X.T  # (N, 784): one example per row, as scikit-learn and PyTorch expect; no copy
+    print("minibp columns:", X.shape, " rows for sklearn/torch:", X_rows.shape)
+    print("row 0 is column 0:", np.array_equal(X_rows[0], X[:, 0]))
+    # --8<-- [end:to-rows]
+
+    # --8<-- [start:from-rows]
+    X_rows = np.random.default_rng(0).random((1000, 784))  # data from elsewhere, one example per row
+    X_cols = np.asfortranarray(X_rows.T)  # (784, 1000); each example stays contiguous in memory
+    print("columns:", X_cols.shape, " each example contiguous:", X_cols.flags.f_contiguous)
+    net = bp.mlp([784, 30, 10], rng=0)
+    print("output:", net(X_cols).shape, " predictions:", bp.predict(net, X_cols).shape)
+    # --8<-- [end:from-rows]
+    return True
+
+
+def torch_part() -> bool:
+    # --8<-- [start:torch]
+    import torch
+
+    data = load_sample(dtype=np.float32)
+    X, y = data.training
+    net = bp.mlp([784, 30, 10], rng=0, dtype=np.float32)
+
+    inputs = torch.from_numpy(np.ascontiguousarray(X.T))  # (N, 784) float32 tensor
+    labels = torch.from_numpy(y)  # (N,) int64
+    outputs = torch.from_numpy(net(X).T.copy())  # minibp's (10, N) output as PyTorch's (N, 10)
+    print(inputs.shape, labels.shape, outputs.shape)
+    # --8<-- [end:torch]
+    return outputs.shape == (y.size, 10)
+
+
+if __name__ == "__main__":
+    main()

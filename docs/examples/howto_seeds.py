@@ -1,0 +1,42 @@
+"""How-to: make a run repeatable with seeds.
+
+python docs/examples/howto_seeds.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import minibp as bp
+from minibp.data import load_sample
+
+
+def main(n_train: int | None = None, epochs: int = 2) -> bool:
+    data = load_sample()
+    training = data.training[0][:, :n_train], data.training[1][:n_train]  # n_train=None keeps all 4,000
+
+    # --8<-- [start:seeds]
+    def run(seed):
+        net = bp.mlp([784, 30, 10], rng=seed)  # the initial weights come from the seed ...
+        optimizer = bp.SGD(net.parameters(), eta=3.0)
+        bp.train(net, training, optimizer=optimizer, epochs=epochs, mini_batch_size=10, rng=seed, verbose=False)
+        return net  # ... and so does the order of the mini-batches
+
+    a, b, c = run(seed=7), run(seed=7), run(seed=8)
+    same = all(np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters()))
+    print("same seed, same weights:", same)
+    print("other seed, other weights:", not np.array_equal(a[0].w.data, c[0].w.data))
+    # --8<-- [end:seeds]
+
+    # --8<-- [start:generator]
+    rng = np.random.default_rng(2024)  # one generator for everything, drawn from in order
+    net = bp.mlp([784, 30, 10], rng=rng)
+    optimizer = bp.SGD(net.parameters(), eta=3.0)
+    bp.train(net, training, optimizer=optimizer, epochs=epochs, mini_batch_size=10, rng=rng, verbose=False)
+    print("validation digits correct:", bp.evaluate(net, *data.validation), "/ 500")
+    # --8<-- [end:generator]
+    return same
+
+
+if __name__ == "__main__":
+    main()

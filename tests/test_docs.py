@@ -1,0 +1,258 @@
+"""The documentation: its example scripts run, its tooling is sound, and the site builds with --strict.
+
+Every Python block on the pages is included from ``docs/examples/*.py`` (or
+quoted from minibp's source by the mkdocs hook), so running those scripts
+here with small settings, and building the site, keeps the pages true.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import re
+import tarfile
+
+import numpy as np
+import pytest
+from _docs_site import ROOT, built_site, load_path
+
+import minibp as bp
+from minibp.gradcheck import gradcheck
+
+DOCS = ROOT / "docs"
+EXAMPLES = DOCS / "examples"
+
+
+def example(name: str):
+    return load_path(f"_docs_example_{name}", EXAMPLES / f"{name}.py")
+
+
+# --- the tutorial scripts, with small settings ---------------------------------------------------
+
+
+def test_first_network_trains_and_prints_the_book_way(capsys):
+    net, history, data = example("first_network").main(epochs=2, n_train=300)
+    out = capsys.readouterr().out
+    assert "images: (784, 4000) float64" in out
+    assert re.search(r"^Epoch 1: \d+ / 500$", out, re.M)
+    assert re.search(r"^test: \d+ / 500 digits correct$", out, re.M)
+    assert history.epoch == [0, 1]
+    assert net[0].w.shape == (30, 784)
+    assert data.test[0].shape == (784, 500)
+
+
+def test_backprop_by_hand_matches_minibp(capsys):
+    differences = example("backprop_by_hand").main(m=3)
+    assert set(differences) == {"BP1 delta^3", "BP3 dC/db^3", "BP4 dC/dw^3", "BP3 dC/db^2", "BP4 dC/dw^2"}
+    assert max(differences.values()) < 1e-12
+    assert "BP4 dC/dw^2" in capsys.readouterr().out
+
+
+def test_sgd_loop_is_what_train_does(capsys):
+    """The hand-written loop of the backprop tutorial and `minibp.train` take the same steps."""
+    by_hand = example("sgd_loop").main(epochs=1, n_train=200)
+    capsys.readouterr()
+    net, _, _ = example("first_network").main(epochs=1, n_train=200)
+    capsys.readouterr()
+    for p, q in zip(by_hand.parameters(), net.parameters()):
+        np.testing.assert_allclose(p.data, q.data, rtol=0, atol=1e-12)
+
+
+def test_own_layer_passes_gradcheck_and_the_broken_one_fails(capsys):
+    accuracy = example("own_layer").main(epochs=1, n_train=300)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("gradcheck passed") and out[1].startswith("gradcheck passed")
+    assert out[2].startswith("gradcheck FAILED")
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_own_layer_tanh_gradients():
+    tanh = example("own_layer").Tanh()
+    x = np.random.default_rng(3).standard_normal((5, 4))
+    result = gradcheck(tanh, x)
+    assert result.ok, str(result)
+
+
+def test_own_layer_passes_the_contract_kit(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # the script imports its Tanh from own_layer.py
+    assert example("own_layer_contract").main()
+    assert "passes all" in capsys.readouterr().out
+
+
+def test_own_cost_cancels_sigmoid_prime(capsys):
+    module = example("own_cost")
+    accuracy = module.main(epochs=1, n_train=300)
+    out = capsys.readouterr().out.splitlines()
+    quadratic, cross_entropy, minibp_cross_entropy = (float(line.rsplit("=", 1)[1]) for line in out[:3])
+    assert cross_entropy < 1e-12 < 0.01 < quadratic
+    assert minibp_cross_entropy < 1e-12
+    saturated = [float(line.rsplit("=", 1)[1]) for line in out[3:6]]
+    assert saturated == [0.0, 0.0, 1.0]  # only the fused cost still learns from a saturated output
+    assert set(accuracy) == {"QuadraticCost", "CrossEntropy"}
+
+
+def test_own_cost_gradient_matches_finite_differences():
+    cost = example("own_cost").CrossEntropy()
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0.05, 0.95, (3, 4))
+    y = rng.uniform(0, 1, (3, 4))
+    cost(a, y)
+    analytic = cost.backward()
+    numeric = np.zeros_like(a)
+    eps = 1e-6
+    for i in np.ndindex(a.shape):
+        plus, minus = a.copy(), a.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        numeric[i] = (cost(plus, y) - cost(minus, y)) / (2 * eps)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_howto_scripts(capsys, tmp_path):
+    assert example("howto_seeds").main(n_train=200, epochs=1)
+    assert example("howto_float32").main(n_train=200, epochs=1)
+    assert example("howto_save_load").main(n_train=200, epochs=1)
+    assert example("howto_rows").main()
+    accuracy = example("howto_init").main(n_train=200, epochs=1)
+    assert set(accuracy) == {"book", "scaled"}
+    out = capsys.readouterr().out
+    assert "same seed, same weights: True" in out
+    assert "resumed run equals the uninterrupted one, bit for bit: True" in out
+    assert "parameters: {'float32'}" in out
+
+
+def test_howto_rows_torch_part(capsys):
+    pytest.importorskip("torch")
+    assert example("howto_rows").torch_part()
+
+
+def test_howto_mnist_on_small_idx_files(tmp_path, capsys):
+    from minibp.data import write_idx
+
+    rng = np.random.default_rng(0)
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    arrays = (
+        rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, size=60, dtype=np.uint8),
+        rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, size=12, dtype=np.uint8),
+    )
+    for name, array in zip(names, arrays):
+        write_idx(tmp_path / f"{name}.gz", array)
+    for fashion in (False, True):
+        example("howto_mnist").main(str(tmp_path), fashion=fashion, epochs=1)
+        out = capsys.readouterr().out
+        assert "training: (784, 50)  validation: (784, 10)  test: (784, 12)" in out
+        assert re.search(r"^test: \d+ / 12$", out, re.M)
+
+
+# --- the pages only show code from tested files ---------------------------------------------------
+
+
+def test_python_blocks_on_the_pages_are_included_not_pasted():
+    fence = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
+    for page in DOCS.rglob("*.md"):
+        for lang, body in fence.findall(page.read_text(encoding="utf-8")):
+            if lang in ("python", "py", "pycon"):
+                lines = [line for line in body.splitlines() if line.strip()]
+                assert lines, f"{page.relative_to(ROOT)}: empty python block"
+                for line in lines:
+                    assert line.startswith('--8<-- "'), f"{page.relative_to(ROOT)}: pasted code {line!r}"
+
+
+def test_every_included_snippet_section_exists():
+    include = re.compile(r'^--8<-- "([^":]+)(?::([\w-]+))?"', re.M)
+    for page in DOCS.rglob("*.md"):
+        for path, section in include.findall(page.read_text(encoding="utf-8")):
+            if path.startswith("output/"):
+                continue  # written by the build
+            source = EXAMPLES / path if (EXAMPLES / path).is_file() else ROOT / path  # snippets' base paths
+            text = source.read_text(encoding="utf-8")
+            if section:
+                assert f"[start:{section}]" in text and f"[end:{section}]" in text, (page, path, section)
+
+
+def test_source_quotes_fail_loudly_when_the_code_moves():
+    hooks = load_path("_docs_hooks", DOCS / "hooks.py")
+    block = hooks.source_block("minibp/layers.py", "# BP3:", "# BP4:")
+    assert block.startswith('```python title="minibp/layers.py, lines ')
+    assert "BP3" in block and "BP4" in block
+    with pytest.raises(ValueError, match="no line of minibp/layers.py contains"):
+        hooks.source_block("minibp/layers.py", "a comment that is not there")
+    with pytest.raises(ValueError, match="after line"):
+        hooks.source_block("minibp/layers.py", "# BP4:", "# BP3:")
+
+
+def test_every_public_name_has_a_reference_page():
+    pages = "\n".join(p.read_text(encoding="utf-8") for p in (DOCS / "reference").glob("*.md"))
+    documented = set(re.findall(r"^::: (minibp[\w.]*)", pages, re.M))
+    for name in bp.__all__:
+        if name.startswith("__"):
+            continue
+        module = getattr(bp, name).__module__
+        assert module in documented, f"minibp.{name} lives in {module}, which no reference page renders"
+
+
+# --- MathJax: pinned, verified, unpacked safely ---------------------------------------------------
+
+
+def _tarball(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_mathjax_integrity_is_checked_before_unpacking(tmp_path):
+    fetch = load_path("_fetch_mathjax", ROOT / "scripts" / "fetch_mathjax.py")
+    data = _tarball({"package/es5/tex-chtml.js": b"// mathjax", "package/README.md": b"not kept"})
+    good = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+    fetch.check_integrity(data, good)
+    with pytest.raises(fetch.IntegrityError, match="refusing"):
+        fetch.check_integrity(data + b"x", good)
+    with pytest.raises(fetch.IntegrityError, match="unsupported"):
+        fetch.check_integrity(data, "sha1-abc")
+    target = tmp_path / "mathjax"
+    assert fetch.extract(data, target) == 1
+    assert (target / "tex-chtml.js").read_bytes() == b"// mathjax"
+    assert not (target / "README.md").exists()
+
+
+def test_mathjax_extract_refuses_unsafe_names_and_leaves_nothing(tmp_path):
+    fetch = load_path("_fetch_mathjax", ROOT / "scripts" / "fetch_mathjax.py")
+    evil = _tarball({"package/es5/input/tex/extensions/../../../../../escape.js": b"x"})
+    with pytest.raises(fetch.IntegrityError, match="unsafe"):
+        fetch.extract(evil, tmp_path / "mathjax")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mathjax_version_is_pinned():
+    fetch = load_path("_fetch_mathjax", ROOT / "scripts" / "fetch_mathjax.py")
+    assert re.fullmatch(r"\d+\.\d+\.\d+", fetch.VERSION)
+    assert fetch.INTEGRITY.startswith("sha512-") and len(base64.b64decode(fetch.INTEGRITY[7:])) == 64
+
+
+# --- the site -------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_site_builds_strict_and_shows_what_the_code_printed():
+    site, seconds = built_site()
+    assert seconds < 300, f"the docs build took {seconds:.0f} s"
+    for page in ("index.html", "tutorials/first-network/index.html", "tutorials/backprop/index.html"):
+        assert (site / page).is_file(), page
+    first = (site / "tutorials/first-network/index.html").read_text(encoding="utf-8")
+    printed = (EXAMPLES / "output" / "first_network.txt").read_text(encoding="utf-8")
+    for line in printed.splitlines():
+        if line.startswith(("Epoch", "test:")):
+            assert line in first, line
+    for figure in ("training-curves.png", "misclassified.png", "hidden-weights.png"):
+        assert (site / "assets" / "figures" / figure).stat().st_size > 1000
+    backprop = (site / "tutorials/backprop/index.html").read_text(encoding="utf-8")
+    assert "BP4: dC/dw" in backprop  # quoted from minibp/layers.py at build time
+    assert (site / "assets" / "mathjax" / "tex-chtml.js").is_file()
+    assert "cdn.jsdelivr" not in backprop and "googleapis" not in backprop
