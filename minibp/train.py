@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ._checks import as_generator, check_finite
 from .costs import Cost, QuadraticCost
@@ -468,10 +468,22 @@ def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> C
     return step
 
 
+_controller: ThreadpoolController | None = None
+
+
 def _blas_limit(threads: int | None):
+    """A context that runs BLAS on ``threads`` threads (``None``: unchanged).
+
+    Finding the BLAS libraries takes milliseconds, so it is done once; entering
+    the limit afterwards costs tens of microseconds, little even for an epoch
+    of one mini-batch.
+    """
+    global _controller
     if threads is None:
         return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=threads, user_api="blas")
 
 
 def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches, bar) -> float:
