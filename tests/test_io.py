@@ -459,6 +459,16 @@ def test_encrypted_entries_are_refused():
         bpio.load(_stdio.BytesIO(bytes(data)))
 
 
+def test_compressed_archives_are_refused(tmp_path):
+    # Found by fuzzing with atheris: a corrupt deflate stream raised zlib.error. save never compresses,
+    # so load accepts stored entries only and never runs a decompressor.
+    with np.load(_stdio.BytesIO(GOOD), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez_compressed(tmp_path / "c.npz", **arrays)
+    with pytest.raises(bp.ModelFormatError, match="is compressed"):
+        bpio.load(tmp_path / "c.npz")
+
+
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         bpio.load(tmp_path / "nope.npz")
