@@ -806,25 +806,31 @@ def load_checkpoint(path: str | os.PathLike | IO[bytes]) -> Checkpoint:
         A `Checkpoint`.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
+        FileNotFoundError: ``path`` does not exist (other errors opening it,
+            such as ``PermissionError``, are raised as they are).
         ModelFormatError: the file is not a minibp model, is truncated or
             corrupt, carries an object (pickled) array, names an unregistered
             layer type, has a parameter of the wrong shape or dtype or with
             NaN/infinity, misses or adds entries, or has a newer format version.
     """
     where = f"model file {os.fspath(path)!r}" if isinstance(path, (str, os.PathLike)) else "model file"
-    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
-        raise FileNotFoundError(f"load: no such model file: {os.fspath(path)!r}")
+    if isinstance(path, (str, os.PathLike)):
+        try:
+            f = open(path, "rb")  # np.load would leak its own handle on a corrupt archive
+        except FileNotFoundError:
+            raise FileNotFoundError(f"load: no such model file: {os.fspath(path)!r}") from None
+        with f:
+            return _read_checked(f, where)
+    return _read_checked(path, where)
+
+
+def _read_checked(f: IO[bytes], where: str) -> Checkpoint:
+    """`_read`, with every failure of the parsers turned into `ModelFormatError`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            if isinstance(path, (str, os.PathLike)):
-                with open(path, "rb") as f:  # np.load would leak its own handle on a corrupt archive
-                    return _read(f, where)
-            return _read(path, where)
+            return _read(f, where)
     except ModelFormatError:
-        raise
-    except FileNotFoundError:
         raise
     except _READ_ERRORS as err:
         raise ModelFormatError(f"{where} is corrupt or not a minibp model: {type(err).__name__}: {err}") from err

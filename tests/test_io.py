@@ -472,6 +472,8 @@ def test_compressed_archives_are_refused(tmp_path):
 def test_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such model file"):
         bpio.load(tmp_path / "nope.npz")
+    with pytest.raises(IsADirectoryError):  # not a format problem: raised as it is
+        bpio.load(tmp_path)
 
 
 # -- fuzzing the loader -----------------------------------------------------------------------------
