@@ -234,13 +234,11 @@ def _correct(net: Module, X: NDArray, y: NDArray, what: str) -> tuple[int, int]:
     n_out = _output_size(net, X)
     y = np.asarray(y)
     n = X.shape[1]
+    _targets(y, n, n_out, np.dtype(np.float64), what)  # validates labels, or targets' shape, dtype and finiteness
     if y.ndim == 1:
-        _targets(y, n, n_out, np.dtype(np.float64), what)  # validates labels only
         labels = y.astype(np.intp, copy=False)
-    elif y.ndim == 2 and y.shape == (n_out, n):
-        labels = (y.ravel() > 0.5).astype(np.intp) if n_out == 1 else y.argmax(axis=0)
     else:
-        raise ShapeError(f"{what}: y must be labels ({n},) or targets ({n_out}, {n}), got {y.shape}")
+        labels = (y.ravel() > 0.5).astype(np.intp) if n_out == 1 else y.argmax(axis=0)
     correct = 0
     for s, a in _forward_eval(net, X):
         guess = (a.ravel() > 0.5).astype(np.intp) if n_out == 1 else a.argmax(axis=0)
@@ -364,6 +362,7 @@ def train(
     if evaluation_data is not None:
         Xe, ye = evaluation_data
         Xe = _check_inputs(Xe, "train: evaluation_data")
+        _output_size(net, Xe)  # checks the feature count now, not after the first epoch
         target_rows_e, _ = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
     regularizers = _regularizers(regularization)
     if schedule is not None and not callable(schedule):

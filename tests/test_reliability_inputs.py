@@ -98,17 +98,17 @@ CASES = {
         bp.ShapeError,
         r"{what}: .*y.*\(3, 20\).*got \(2, 20\)",
     ),
+    "NaN targets": (
+        lambda X, y: (X, at(4, np.nan, np.eye(3)[:, y])),
+        bp.NonFiniteError,
+        r"{what}: y contains non-finite values \(first at index \(0, 4\): nan\)",
+    ),
     "3-D targets": (
         lambda X, y: (X, np.zeros((3, N, 1))),
         bp.ShapeError,
         r"{what}: y must be labels.*got \(3, 20, 1\)",
     ),
 }
-
-
-# train checks evaluation data against the network only when it first evaluates, after epoch 0: the error
-# is clear, but that epoch's updates have been made. Left as it is (the training loop is not this file's).
-CHECKED_AFTER_EPOCH_0 = {("train: evaluation_data", "wrong feature count")}
 
 
 def run(entry, X, y, case=""):
@@ -129,9 +129,7 @@ def run(entry, X, y, case=""):
             getattr(bp, entry)(net, X, y)
     finally:
         for p, b in zip(net.parameters(), before):
-            assert (entry, case) in CHECKED_AFTER_EPOCH_0 or p.data.tobytes() == b.tobytes(), (
-                f"{entry} changed a parameter before raising"
-            )
+            assert p.data.tobytes() == b.tobytes(), f"{entry} changed a parameter before raising"
 
 
 ENTRIES = ["train", "train: evaluation_data", "evaluate", "accuracy", "predict"]
