@@ -447,7 +447,7 @@ class Dropout(Module):
         keep = self.rng.random(x.shape, dtype=x.dtype) >= self.p  # r ~ Bernoulli(1 - p)
         mask = np.multiply(keep, 1.0 / (1.0 - self.p), dtype=x.dtype)
         self.mask = mask
-        return x * mask
+        return np.multiply(x, mask, out=np.zeros_like(x), where=keep)  # dropped entries are 0, even where x is inf
 
     def backward(self, grad_output: NDArray) -> NDArray:
         """Multiply by the same mask as the last forward (identity in evaluation mode).
