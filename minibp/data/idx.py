@@ -116,7 +116,10 @@ def _parse(f: BinaryIO, name: str) -> NDArray:
         )
     if f.read(1):
         raise DataFormatError(f"{name}: extra bytes after the {expected} data bytes of shape {shape}")
-    array = data.view(dtype).reshape(shape)
+    try:
+        array = data.view(dtype).reshape(shape)
+    except ValueError as err:  # an empty array whose other sizes multiply beyond what numpy can index
+        raise DataFormatError(f"{name}: shape {shape} cannot be represented ({err})") from err
     if dtype.itemsize > 1:
         array = array.astype(dtype.newbyteorder("="))
     return array
