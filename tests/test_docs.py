@@ -242,7 +242,7 @@ def test_mathjax_version_is_pinned():
 @pytest.mark.slow
 def test_site_builds_strict_and_shows_what_the_code_printed():
     site, seconds = built_site()
-    assert seconds < 300, f"the docs build took {seconds:.0f} s"
+    assert seconds < 600, f"the docs build took {seconds:.0f} s"  # about 20 s of CPU on an idle machine
     for page in ("index.html", "tutorials/first-network/index.html", "tutorials/backprop/index.html"):
         assert (site / page).is_file(), page
     first = (site / "tutorials/first-network/index.html").read_text(encoding="utf-8")

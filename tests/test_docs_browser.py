@@ -12,6 +12,7 @@ have gone to 127.0.0.1.
 from __future__ import annotations
 
 import base64
+import fcntl
 import http.server
 import json
 import os
@@ -91,6 +92,13 @@ _FLAGS = (
 )
 
 
+def _high_fd(fd: int) -> int:
+    """Return a duplicate of ``fd`` numbered 10 or more, closing ``fd``."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return high
+
+
 class _DevTools:
     """Headless Chromium driven through the DevTools protocol on a pipe (``--remote-debugging-pipe``).
 
@@ -99,15 +107,19 @@ class _DevTools:
     """
 
     def __init__(self, profile: Path, proxy_port: int) -> None:
+        self._log_path = profile.with_name(profile.name + ".log")
+        self._log = open(self._log_path, "wb")  # noqa: SIM115 - closed in close()
         to_read, self._to = os.pipe()
         self._from, from_write = os.pipe()
+        # Move the child's ends above 9, so that the shell's 3<& and 4>& cannot overwrite them.
+        to_read, from_write = (_high_fd(fd) for fd in (to_read, from_write))
         script = f'exec "$@" 3<&{to_read} 4>&{from_write} {to_read}<&- {from_write}>&-'
         self.process = subprocess.Popen(
             [
-                "sh",
+                "bash",  # dash, Debian's sh, takes only one-digit descriptors
                 "-c",
                 script,
-                "sh",
+                "bash",
                 CHROMIUM,
                 *_FLAGS,
                 "--remote-debugging-pipe",
@@ -117,8 +129,9 @@ class _DevTools:
                 "about:blank",
             ],
             pass_fds=(to_read, from_write),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
         )
         os.close(to_read)
         os.close(from_write)
@@ -150,7 +163,12 @@ class _DevTools:
         message = {"id": ident, "method": method, "params": params or {}}
         if session is not None:
             message["sessionId"] = session
-        os.write(self._to, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._to, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            status = self.process.wait()
+            log = self._log_path.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"Chromium exited (status {status}) before {method}:\n{log}") from None
         deadline = time.monotonic() + timeout
         with self._lock:
             while ident not in self._replies:
@@ -186,6 +204,7 @@ class _DevTools:
             self.process.kill()
             self.process.wait()
         os.close(self._to)
+        self._log.close()
 
 
 # MathJax's web fonts load once the typeset page is first drawn; wait for them before the picture.
