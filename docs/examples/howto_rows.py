@@ -28,6 +28,14 @@ def main() -> bool:
     net = bp.mlp([784, 30, 10], rng=0)
     print("output:", net(X_cols).shape, " predictions:", bp.predict(net, X_cols).shape)
     # --8<-- [end:from-rows]
+
+    # --8<-- [start:export]
+    from minibp.torch_layout import to_torch_state_dict, torch_code
+
+    state = to_torch_state_dict(net)  # plain numpy arrays under PyTorch's names and shapes
+    print({name: array.shape for name, array in state.items()})
+    print(torch_code(net))
+    # --8<-- [end:export]
     return True
 
 
