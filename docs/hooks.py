@@ -53,6 +53,7 @@ RUN_EXAMPLES = (
     "howto_init",
     "howto_save_load",
     "howto_rows",
+    "howto_chapter3",
 )
 
 

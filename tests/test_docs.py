@@ -122,6 +122,13 @@ def test_howto_scripts(capsys, tmp_path):
     assert "parameters: {'float32'}" in out
 
 
+def test_howto_chapter3(capsys):
+    history = example("howto_chapter3").main(epochs=3, n_train=300, patience=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert 1 <= len(lines) == len(history.epoch) <= 3
+    assert history.training_accuracy[0] is not None and history.eta[0] == 0.5
+
+
 def test_howto_rows_torch_part(capsys):
     pytest.importorskip("torch")
     assert example("howto_rows").torch_part()
