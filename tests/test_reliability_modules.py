@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -61,6 +61,29 @@ def build(draw, name: str) -> tuple[bp.Module, int]:
     return getattr(bp, name)(), n_in
 
 
+def generators(module: bp.Module) -> list[np.random.Generator]:
+    if isinstance(module, bp.Sequential):
+        return [g for child in module for g in generators(child)]
+    return [module.rng] if isinstance(getattr(module, "rng", None), np.random.Generator) else []
+
+
+def resolvable(module: bp.Module, x: np.ndarray, margin: float = 1e-2) -> bool:
+    """Whether every gradient is 0 or at least ``margin`` times sum |g * out| (round-off cannot hide 1e-7 errors)."""
+    gens = generators(module)
+    states = [g.bit_generator.state for g in gens]
+    try:
+        out = module(x)
+        g = np.random.default_rng(0).standard_normal(out.shape)
+        module.zero_grad()
+        grads = [module.backward(g)] + [p.grad for p in module.parameters()]
+        scale = float(np.abs(g * out).sum())
+        return all(not v.any() or np.linalg.norm(v) >= margin * scale for v in grads)  # exact zeros check exactly
+    finally:
+        module.zero_grad()
+        for gen, state in zip(gens, states):
+            gen.bit_generator.state = state
+
+
 def input_batch(draw, n_in: int) -> np.ndarray:
     m = draw(st.integers(1, 6))
     x = draw(arrays(np.float64, (n_in, m), elements=st.floats(-3.0, 3.0, allow_subnormal=False)))
@@ -86,9 +109,11 @@ def test_contract_holds_for_random_sizes_and_values(name, data):
         x = np.sign(z) * (0.5 + np.minimum(np.abs(z), 2.0) / 2)
     else:
         x = input_batch(data.draw, n_in)
-    # eps = 1e-5 balances the truncation (eps^2) and round-off (1e-16 / eps) errors of central differences
-    # best for these smooth functions: the gradient of the first layer of three saturating sigmoids can be
-    # 1e-3 of the cost, and round-off alone then costs 2e-7 at the kit's default eps = 1e-6.
+    # Central differences see f = sum(g * out) only to its round-off, 1e-16 |f| / eps: a gradient much smaller
+    # than |f| (a saturated chain, a width-1 bottleneck behind dropout) cannot be checked to 1e-7 by any eps.
+    # Such draws are set aside (they remain checked by every other property); the rest must pass at 1e-7.
+    assume(resolvable(module, x))
+    # eps = 1e-5 balances the truncation (eps^2) and round-off (1e-16 / eps) errors for these smooth functions.
     report = check_module(module, x, rng=data.draw(st.integers(0, 2**16)), eps=1e-5, raise_on_failure=False)
     assert report.ok, str(report)
     assert max(report.gradcheck_errors.values()) < 1e-7
