@@ -17,8 +17,8 @@ from scipy.linalg import blas
 
 _GEMM = {np.dtype(np.float64): blas.dgemm, np.dtype(np.float32): blas.sgemm}
 
-# Below this many output entries, numpy's own call is cheaper than scipy's
-# argument checking, and the temporary it allocates is small.
+# Below this many output entries, numpy's matmul is as cheap as scipy's gemm
+# (whose argument handling costs more), and the temporary it allocates is small.
 SMALL = 2048
 
 
@@ -52,6 +52,9 @@ def add_matmul(out: NDArray, a: NDArray, b: NDArray, overwrite: bool = False, al
         or out.size == 0
         or a.shape[1] == 0
     ):
+        if overwrite and alpha == 1.0:
+            np.matmul(a, b, out=out)
+            return
         product = a @ b
         if alpha != 1.0:
             product *= alpha
@@ -81,7 +84,7 @@ def add_scaled(out: NDArray, alpha: float, x: NDArray) -> None:
     axpy = _AXPY.get(out.dtype)
     if (
         axpy is None
-        or out.size < SMALL
+        or out.size == 0
         or x.dtype != out.dtype
         or not (out.flags.c_contiguous and x.flags.c_contiguous)
         or not out.flags.writeable
@@ -98,21 +101,30 @@ _ASUM = {np.dtype(np.float64): blas.dasum, np.dtype(np.float32): blas.sasum}
 def all_finite(x: NDArray) -> bool:
     """Return whether every entry of ``x`` is finite.
 
-    The fast path is one sum (BLAS ``asum`` for large arrays): NaN and
+    The fast path is one BLAS ``asum`` (sum of absolute values): NaN and
     infinity always reach it. Only when that sum is not finite (NaN, infinity,
     or an overflow of huge finite values) is the exact element-wise test run.
     """
     asum = _ASUM.get(x.dtype)
-    if asum is not None and x.size >= SMALL and x.flags.c_contiguous:
-        total = asum(x.reshape(-1))
-    else:
-        total = x.sum()
-    return math.isfinite(total) or bool(np.isfinite(x).all())
+    if asum is not None and x.flags.c_contiguous and x.size:
+        if math.isfinite(asum(x.reshape(-1))):
+            return True
+    return bool(np.isfinite(x).all())
 
 
-def abs_sum(x: NDArray) -> float:
-    """Return the sum of ``|x|`` (BLAS ``asum`` for large contiguous arrays)."""
-    asum = _ASUM.get(x.dtype)
-    if asum is not None and x.size >= SMALL and x.flags.c_contiguous:
-        return float(asum(x.reshape(-1)))
-    return float(np.abs(x).sum())
+_DOT = {np.dtype(np.float64): blas.ddot, np.dtype(np.float32): blas.sdot}
+
+
+def sum_of_squares(x: NDArray) -> float:
+    """Return $\\sum x^2$ as a float; a sum too large for the dtype is ``inf``, without a warning.
+
+    Args:
+        x: any shape.
+    """
+    dot = _DOT.get(x.dtype)
+    if dot is not None and x.flags.c_contiguous and x.size:
+        flat = x.reshape(-1)
+        return float(dot(flat, flat))
+    with np.errstate(over="ignore"):
+        flat = np.ravel(x)
+        return float(flat @ flat)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from ._blas import sum_of_squares
 from .errors import ShapeError
 
 __all__ = [
@@ -111,9 +112,8 @@ class QuadraticCost(Cost):
         a, y = _check_pair(self, a, y)
         diff = np.subtract(a, y, dtype=a.dtype)  # a^L - y
         self._diff = diff
-        flat = diff.ravel()
-        with np.errstate(over="ignore"):  # a diverging run gives inf here, which `train` reports
-            return 0.5 * float(flat @ flat) / diff.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2
+        # A diverging run gives inf here (without a warning), which `train` reports.
+        return 0.5 * sum_of_squares(diff) / diff.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2
 
     def backward(self) -> NDArray:
         r"""Return $\nabla_a C = (a^L - y)/m$, shape ``(n_L, m)``."""
