@@ -732,3 +732,25 @@ def test_resuming_with_dropout_draws_the_same_masks(tmp_path):
     bp.train(ckpt.net, (X, y), optimizer=optimizer2, epochs=1, rng=ckpt.rng, **kwargs)
     for p, q in zip(net.parameters(), ckpt.net.parameters()):
         assert p.data.tobytes() == q.data.tobytes()
+
+
+BUILTIN_FACTORIES = {
+    "Dense": lambda: bp.Dense(4, 4, rng=0),
+    "Sequential": lambda: bp.mlp([4, 5, 4], rng=0),
+    "Dropout": lambda: bp.layers.Dropout(0.25, rng=0),
+}
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, c in bpio.registered_modules().items() if c.__module__.startswith("minibp."))
+)
+def test_every_builtin_module_round_trips(tmp_path, rng, name):
+    cls = bpio.registered_modules()[name]
+    module = BUILTIN_FACTORIES[name]() if name in BUILTIN_FACTORIES else cls()
+    net = bp.Sequential(bp.Dense(4, 4, rng=1), module)
+    bpio.save(net, tmp_path / "m.npz")
+    same = bpio.load(tmp_path / "m.npz")
+    assert type(same[1]) is cls and bpio.module_config(same[1]) == bpio.module_config(module)
+    x = rng.standard_normal((4, 6))
+    net.eval(), same.eval()
+    assert same(x).tobytes() == net(x).tobytes()
