@@ -5,6 +5,7 @@ minibp train                      # [784, 30, 10], 30 epochs, m = 10, eta = 3.0,
 minibp train --data mnist --download --save model.npz --history history.json
 minibp data download              # fetch the full MNIST into the cache directory
 minibp plot history.json -o curves.png   # training curves (needs the plot extra: pip install minibp[plot])
+minibp info model.npz             # what a saved model holds: layers, shapes, parameter counts, versions
 ```
 
 ``python -m minibp`` is the same command. With no sub-command, ``train`` runs.
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl = dsub.add_parser("download", help="download MNIST (or Fashion-MNIST) and verify its checksums")
     dl.add_argument("name", nargs="?", default="mnist", choices=["mnist", "fashion-mnist"])
     dl.add_argument("--dir", metavar="PATH", help="target directory (default: MINIBP_DATA or the user cache)")
+
+    i = sub.add_parser("info", help="describe a model file written by 'minibp train --save'")
+    i.add_argument("model", metavar="MODEL", help="a model file (.npz)")
 
     p = sub.add_parser("plot", help="plot cost and accuracy per epoch from a history file (needs matplotlib)")
     p.add_argument("history", metavar="HISTORY", help="a history JSON file written by 'minibp train --history'")
@@ -139,6 +143,36 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info(args: argparse.Namespace) -> int:
+    from .io import load_checkpoint
+    from .summary import summary
+
+    try:
+        ckpt = load_checkpoint(args.model)
+    except FileNotFoundError as err:
+        print(f"minibp info: error: {err}", file=sys.stderr)
+        return 1
+    first = next((m for m in getattr(ckpt.net, "modules", [ckpt.net]) if hasattr(m, "n_in")), None)
+    print(f"{args.model}: minibp model, format version {ckpt.format_version}, written by minibp {ckpt.minibp_version}")
+    if first is not None:
+        print(summary(ckpt.net, first.n_in))
+    if ckpt.optimizer_state is not None:
+        settings = ", ".join(
+            f"{k} = {v}" for k, v in ckpt.optimizer_state.items() if k != "type" and isinstance(v, (int, float, str))
+        )
+        print(f"Optimizer: {ckpt.optimizer_state.get('type', '?')} ({settings})")
+    if ckpt.history and ckpt.history.get("epoch"):
+        h = ckpt.history
+        line = f"Trained {len(h['epoch'])} epochs"
+        accuracy = (h.get("evaluation_accuracy") or [None])[-1]
+        if accuracy is not None:
+            line += f"; last evaluation accuracy {accuracy:.2%}"
+        print(line)
+    if ckpt.metadata:
+        print(f"Metadata: {ckpt.metadata}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``minibp`` command; return the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -150,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _data(args)
         if args.command == "plot":
             return _plot(args)
+        if args.command == "info":
+            return _info(args)
         return _train(args)
     except MinibpError as err:
         print(f"minibp: error: {err}", file=sys.stderr)

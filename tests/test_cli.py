@@ -97,3 +97,24 @@ def test_plot_reports_missing_and_malformed_history_files(tmp_path, capsys):
     bad.write_text(json.dumps({"epoch": [0, 1], "training_cost": [1.0]}))
     assert main(["plot", str(bad)]) == 1
     assert "'training_cost' must be a list of 2 values" in capsys.readouterr().err
+
+
+def test_info_describes_a_saved_model(tmp_path, capsys):
+    path = tmp_path / "model.npz"
+    assert main([*TRAIN, "--save", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: minibp model, format version 1, written by minibp {bp.__version__}" in out
+    assert "0  Dense(784, 8)" in out and f"Total parameters: {784 * 8 + 8 + 8 * 10 + 10:,}" in out
+    assert "Optimizer: SGD (eta = 3.0)" in out
+    assert "Trained 2 epochs; last evaluation accuracy" in out
+    assert "'seed': 3" in out
+
+
+def test_info_refuses_what_is_not_a_model(tmp_path, capsys):
+    assert main(["info", str(tmp_path / "missing.npz")]) == 1
+    assert "no such model file" in capsys.readouterr().err
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    assert main(["info", str(tmp_path / "bad.npz")]) == 1
+    assert "is not an .npz archive" in capsys.readouterr().err
