@@ -137,12 +137,14 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
-def _output_size(net: Module, X: NDArray) -> int:
+def _output_size(net: Module, X: NDArray, what: str) -> int:
     """Run one example through ``net`` to learn (and check) the output size."""
     net_training = net.training
     net.eval()
     try:
         out = net.forward(X[:, :1])
+    except ShapeError as err:  # the module saw one probe column: say what the caller passed
+        raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network: {err}") from err
     finally:
         net.train(net_training)
     return out.shape[0]
@@ -231,7 +233,7 @@ def predict(net: Module, X: NDArray) -> NDArray[np.intp]:
 
 def _correct(net: Module, X: NDArray, y: NDArray, what: str) -> tuple[int, int]:
     X = _check_inputs(X, what)
-    n_out = _output_size(net, X)
+    n_out = _output_size(net, X, what)
     y = np.asarray(y)
     n = X.shape[1]
     _targets(y, n, n_out, np.dtype(np.float64), what)  # validates labels, or targets' shape, dtype and finiteness
@@ -357,12 +359,12 @@ def train(
     m = check_mini_batch_size(mini_batch_size, n)
     params = optimizer.parameters
     dtype = params[0].data.dtype
-    n_out = _output_size(net, X)
+    n_out = _output_size(net, X, "train")
     target_rows, _ = _targets(y, n, n_out, dtype, "train")
     if evaluation_data is not None:
         Xe, ye = evaluation_data
         Xe = _check_inputs(Xe, "train: evaluation_data")
-        _output_size(net, Xe)  # checks the feature count now, not after the first epoch
+        _output_size(net, Xe, "train: evaluation_data")  # checks the feature count now, not after the first epoch
         target_rows_e, _ = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
     regularizers = _regularizers(regularization)
     if schedule is not None and not callable(schedule):

@@ -47,7 +47,9 @@ CASES = {
     "wrong feature count": (
         lambda X, y: (X[:3], y),
         bp.ShapeError,
-        r"Dense\(4, 5\) expected input of shape \(4, m\), got \(3",
+        # the shape the caller passed, (3, 20), is named either way (predict runs the network on all of X)
+        r"{what}: X of shape \(3, 20\) does not fit the network: Dense\(4, 5\) expected input of shape \(4, m\)"
+        r"|Dense\(4, 5\) expected input of shape \(4, m\), got \(3, 20\)",
     ),
     "empty": (lambda X, y: (X[:, :0], y[:0]), ValueError, r"{what}: X holds no examples \(shape \(4, 0\)\)"),
     "NaN": (
