@@ -347,11 +347,13 @@ def _encode_state(state: Mapping, arrays: dict[str, NDArray]) -> dict[str, Any]:
     for key, value in state.items():
         if not isinstance(key, str):
             raise TypeError(f"save: optimizer state keys must be strings, got {key!r}")
-        if isinstance(value, (np.ndarray, np.generic)) and not isinstance(value, (np.bool_,)):
+        if isinstance(value, np.bool_):
+            value = bool(value)
+        if isinstance(value, (np.ndarray, np.generic)):
             value = np.asarray(value)
             if value.dtype.kind not in _ALLOWED_KINDS:
                 raise TypeError(f"save: optimizer state {key!r} has dtype {value.dtype}, not a number")
-            arrays[_OPTIM + key] = np.ascontiguousarray(value)
+            arrays[_OPTIM + key] = value if value.flags.c_contiguous else np.array(value, order="C")  # keeps 0-d
             array_keys.append(key)
         elif isinstance(value, (bool, int, float, str)) or value is None:
             scalars[key] = value

@@ -176,6 +176,26 @@ def test_optimizer_without_state_dict_keeps_its_settings(tmp_path):
     assert bpio.load_checkpoint(tmp_path / "m.npz").optimizer_state == {"type": "Plain", "eta": 0.25}
 
 
+def test_optimizer_state_values_keep_their_kinds(tmp_path):
+    class Custom:
+        def state_dict(self):
+            return {
+                "type": "Custom",
+                "t": 3,
+                "beta": 0.9,
+                "flag": np.bool_(True),
+                "none": None,
+                "scale": np.float32(1.5),
+                "buffer": np.arange(6.0).reshape(2, 3).T,
+            }
+
+    bpio.save(bp.mlp([2, 2], rng=0), tmp_path / "m.npz", optimizer=Custom())
+    state = bpio.load_checkpoint(tmp_path / "m.npz").optimizer_state
+    assert state["t"] == 3 and state["beta"] == 0.9 and state["flag"] is True and state["none"] is None
+    assert state["scale"].shape == () and state["scale"].dtype == np.float32 and state["scale"] == 1.5
+    np.testing.assert_array_equal(state["buffer"], np.arange(6.0).reshape(2, 3).T)
+
+
 def test_history_and_rng_round_trip(tmp_path):
     history = bp.History(
         epoch=[0, 1],
