@@ -14,6 +14,7 @@ minibp info model.npz             # what a saved model holds: layers, shapes, pa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -76,6 +77,11 @@ def _train(args: argparse.Namespace) -> int:
     from .sequential import mlp
     from .train import evaluate, train
 
+    if len(args.sizes) < 2 or min(args.sizes) < 1:
+        raise SystemExit(f"minibp train: --sizes needs at least two sizes, each >= 1, got {args.sizes}")
+    for option, path in (("--save", args.save), ("--history", args.history)):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise SystemExit(f"minibp train: {option} {path}: the directory {os.path.dirname(path)!r} does not exist")
     splits = load_dataset(args.data, download=args.download, dtype=np.dtype(args.dtype))
     X, y = splits.training
     if args.sizes[0] != X.shape[0]:

@@ -301,3 +301,21 @@ def test_costs_refuse_bad_shapes_and_non_real_arrays(cost):
 def test_bad_construction_arguments(make, error, pattern):
     with pytest.raises(error, match=pattern):
         make()
+
+
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["--sizes", "784"], r"--sizes needs at least two sizes, each >= 1, got \[784\]"),
+        (["--sizes", "784", "0", "10"], r"--sizes needs at least two sizes.*got \[784, 0, 10\]"),
+        (["--save", "{missing}/m.npz"], r"--save .*/m\.npz: the directory '.*missing' does not exist"),
+        (["--history", "{missing}/h.json"], r"--history .*/h\.json: the directory '.*missing' does not exist"),
+    ],
+)
+def test_command_line_refuses_bad_settings_before_loading_or_training(args, pattern, tmp_path, capsys):
+    from minibp.cli import main
+
+    args = [a.format(missing=tmp_path / "missing") for a in args]
+    with pytest.raises(SystemExit, match=pattern):
+        main(["train", "--epochs", "1", *args])
+    assert "Epoch" not in capsys.readouterr().out
