@@ -101,13 +101,13 @@ def plot_history(history: object, path: str | os.PathLike | None = None, *, titl
         ModuleNotFoundError: matplotlib is not installed (``pip install minibp[plot]``).
         DataFormatError: the history is malformed.
     """
+    data = load_history(history)  # a malformed history is reported even without matplotlib
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as err:
         raise ModuleNotFoundError(INSTALL_HINT, name="matplotlib") from err
 
-    data = load_history(history)
     costs, accuracies = _series(data, "_cost"), _series(data, "_accuracy")
     etas = [
         (float(e), float(v))
