@@ -43,6 +43,7 @@ FIGURES = DOCS / "assets" / "figures"
 # Tutorial scripts whose printed output appears in the pages (run with their default settings).
 # (first_network.py is run by scripts/make_figures.py, which also draws the pictures from that run.)
 RUN_EXAMPLES = (
+    "quickstart",
     "backprop_by_hand",
     "sgd_loop",
     "own_layer",

@@ -42,6 +42,13 @@ def test_first_network_trains_and_prints_the_book_way(capsys):
     assert data.test[0].shape == (784, 500)
 
 
+def test_quickstart(capsys):
+    correct = example("quickstart").main(epochs=1)
+    out = capsys.readouterr().out
+    assert re.search(r"^Epoch 0: \d+ / 500$", out, re.M)
+    assert f"test: {correct} / 500 digits correct" in out
+
+
 def test_backprop_by_hand_matches_minibp(capsys):
     differences = example("backprop_by_hand").main(m=3)
     assert set(differences) == {"BP1 delta^3", "BP3 dC/db^3", "BP4 dC/dw^3", "BP3 dC/db^2", "BP4 dC/dw^2"}
