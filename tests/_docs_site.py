@@ -1,4 +1,4 @@
-"""Build the documentation site once per test session (shared by test_docs.py and test_docs_browser.py)."""
+"""Build the documentation site once per test run (shared by test_docs.py and test_docs_browser.py)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,6 @@ def _build() -> tuple[Path, float]:
 
 
 def built_site() -> tuple[Path, float]:
-    """The folder of the built site and the seconds the build took (built at most once per session)."""
+    """The folder of the built site and the seconds the build took (built at most once per test run)."""
     require_docs_tools()
     return _build()
