@@ -2,7 +2,10 @@
 
 * `BookNetwork`: the book's algorithm example by example: for each mini-batch,
   back-propagate every example on its own (BP1-BP4), sum the gradients and
-  step with eta/m. Same structure and numpy calls as chapter 1's program.
+  step with eta/m. It follows chapter 1's program step for step: ``np.dot``
+  for every product, sigma'(z) evaluated from the stored z as BP1 and BP2 are
+  written, fresh zero arrays for each mini-batch's sums, new arrays for the
+  updated parameters.
 * `numpy_epoch`: the same mini-batch SGD vectorised over the batch by hand
   with bare numpy, the loop a careful user would write without a framework.
 """
@@ -16,6 +19,10 @@ def sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def sigmoid_prime(z):
+    return sigmoid(z) * (1 - sigmoid(z))
+
+
 class BookNetwork:
     """Per-example backpropagation on lists of column vectors."""
 
@@ -26,19 +33,17 @@ class BookNetwork:
     def gradients(self, x, y):
         activations, zs = [x], []
         for w, b in zip(self.weights, self.biases):
-            zs.append(w @ activations[-1] + b)
+            zs.append(np.dot(w, activations[-1]) + b)
             activations.append(sigmoid(zs[-1]))
-        a = activations[-1]
-        delta = (a - y) * a * (1 - a)  # BP1
-        grad_b = [None] * len(self.biases)
-        grad_w = [None] * len(self.weights)
+        grad_b = [np.zeros(b.shape) for b in self.biases]
+        grad_w = [np.zeros(w.shape) for w in self.weights]
+        delta = (activations[-1] - y) * sigmoid_prime(zs[-1])  # BP1
         grad_b[-1] = delta  # BP3
-        grad_w[-1] = delta @ activations[-2].T  # BP4
+        grad_w[-1] = np.dot(delta, activations[-2].transpose())  # BP4
         for l in range(2, len(self.weights) + 1):
-            a_l = activations[-l]
-            delta = (self.weights[-l + 1].T @ delta) * a_l * (1 - a_l)  # BP2
+            delta = np.dot(self.weights[-l + 1].transpose(), delta) * sigmoid_prime(zs[-l])  # BP2
             grad_b[-l] = delta
-            grad_w[-l] = delta @ activations[-l - 1].T
+            grad_w[-l] = np.dot(delta, activations[-l - 1].transpose())
         return grad_b, grad_w
 
     def update(self, batch, eta):

@@ -128,7 +128,7 @@ class Dense(Module):
             )
         if delta.dtype != self.w.data.dtype:
             delta = delta.astype(self.w.data.dtype)
-        self.b.accumulate(delta.sum(axis=1, keepdims=True))  # BP3: dC/db = delta (summed over the batch)
+        self.b.accumulate_row_sums(delta)  # BP3: dC/db = delta (summed over the batch)
         self.w.accumulate_matmul(delta, x.T)  # BP4: dC/dw = delta a_in^T
         return delta
 
@@ -176,7 +176,8 @@ class Sigmoid(Module):
         Returns:
             Activation $a = \sigma(z)$, same shape and dtype as ``x``.
         """
-        x = _as_float(x, self)
+        if type(x) is not np.ndarray or x.dtype.kind != "f":
+            x = _as_float(x, self)
         a = expit(x)  # eq. 17: a = sigma(z)
         self.a = a
         return a

@@ -91,6 +91,18 @@ class Parameter:
         else:
             self._grad += value
 
+    def accumulate_row_sums(self, x: NDArray) -> None:
+        """Add the sums of the rows of ``x`` into ``grad``: a bias gradient summed over the mini-batch.
+
+        Args:
+            x: shape ``(p, m)`` with ``(p, 1)`` the parameter's shape, same dtype.
+        """
+        if self._grad_is_zero:
+            self._grad_is_zero = False
+            np.add.reduce(x, axis=1, keepdims=True, out=self._grad)
+        else:
+            self._grad += np.add.reduce(x, axis=1, keepdims=True)
+
     def accumulate_matmul(self, a: NDArray, b: NDArray) -> None:
         """Add ``a @ b`` into ``grad`` with one BLAS call and no temporary array.
 
