@@ -128,3 +128,11 @@ def sum_of_squares(x: NDArray) -> float:
     with np.errstate(over="ignore"):
         flat = np.ravel(x)
         return float(flat @ flat)
+
+
+def abs_sum(x: NDArray) -> float:
+    """Return the sum of ``|x|`` (BLAS ``asum`` for contiguous float arrays)."""
+    asum = _ASUM.get(x.dtype)
+    if asum is not None and x.flags.c_contiguous and x.size:
+        return float(asum(x.reshape(-1)))
+    return float(np.abs(x).sum())

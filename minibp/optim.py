@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._blas import add_scaled, all_finite
+from ._blas import abs_sum, add_matmul, add_scaled, all_finite
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
@@ -135,7 +135,11 @@ class Optimizer:
 
     @property
     def flat_grad(self) -> NDArray | None:
-        return self._flat_grad if self._owns_storage() else None
+        if not self._owns_storage():
+            return None
+        for p in self.parameters:
+            p.grad  # noqa: B018  (writes out gradients held lazily, so the buffer is complete)
+        return self._flat_grad
 
     def _owns_storage(self) -> bool:
         flat = self._flat_data
@@ -152,12 +156,33 @@ class Optimizer:
         for p in self.parameters:
             p.zero_grad()
 
+    #: Whether `update` applies gradients held as factors (`Parameter.grad_factors`) itself.
+    #: Other optimizers get every gradient written out by `check_gradients`.
+    uses_grad_factors: bool = False
+
     def check_gradients(self) -> None:
-        """Raise `NonFiniteError` if any gradient holds NaN or infinity."""
-        grads = [p.grad for p in self.parameters]  # also clears gradients still marked zero
-        if self._owns_storage() and all_finite(self._flat_grad):
+        """Raise `NonFiniteError` if any gradient holds NaN or infinity.
+
+        A gradient held as factors ``a @ b`` is checked through them: every
+        entry of the product is at most ``sum|a| * sum|b|`` in size, so when
+        that bound is finite so is the product (otherwise the product is written
+        out and checked entry by entry).
+        """
+        factored = False
+        for p in self.parameters:
+            factors = p.grad_factors
+            if factors is None or not self.uses_grad_factors:
+                p.grad  # noqa: B018  (writes out a gradient held lazily)
+            elif math.isfinite(abs_sum(factors[0]) * abs_sum(factors[1])):
+                factored = True
+            else:
+                p.grad  # noqa: B018
+        if not factored and self._owns_storage() and all_finite(self._flat_grad):
             return
-        for i, g in enumerate(grads):
+        for i, p in enumerate(self.parameters):
+            if p.grad_factors is not None:
+                continue
+            g = p.grad
             if not all_finite(g):
                 bad = int(np.count_nonzero(~np.isfinite(g)))
                 raise NonFiniteError(
@@ -290,6 +315,8 @@ class SGD(Optimizer):
 
     _hyperparameters = ("eta",)
 
+    uses_grad_factors = True
+
     def __init__(self, parameters: Iterable[Parameter], eta: float) -> None:
         super().__init__(parameters)
         self.eta = check_positive("SGD", "eta", eta)
@@ -297,11 +324,16 @@ class SGD(Optimizer):
     def update(self) -> None:
         """Apply eq. 13–14, $w \\to w - \\eta\\,\\partial C/\\partial w$, to every parameter."""
         minus_eta = -self.eta
-        if self._owns_storage():
+        params = self.parameters
+        if self._owns_storage() and all(p.grad_factors is None for p in params):
             add_scaled(self._flat_data, minus_eta, self._flat_grad)  # eq. 13-14, all parameters at once
             return
-        for p in self.parameters:
-            add_scaled(p.data, minus_eta, p.grad)  # eq. 13-14: w -> w - eta dC/dw
+        for p in params:
+            factors = p.grad_factors
+            if factors is None:
+                add_scaled(p.data, minus_eta, p.grad)  # eq. 13-14: w -> w - eta dC/dw
+            else:  # dC/dw = delta a^T held as its factors: w -> w - eta delta a^T in one gemm
+                add_matmul(p.data, factors[0], factors[1], alpha=minus_eta)
 
 
 class Momentum(Optimizer):

@@ -19,8 +19,14 @@ def blobs(rng, n=300, k=3, d=4):
 def test_train_learns_xor():
     net = bp.mlp([2, 2, 1], rng=1)
     history = bp.train(
-        net, (XOR_X, XOR_Y), optimizer=bp.SGD(net.parameters(), eta=3.0), epochs=3000,
-        mini_batch_size=4, rng=0, verbose=False, evaluation_data=(XOR_X, XOR_Y),
+        net,
+        (XOR_X, XOR_Y),
+        optimizer=bp.SGD(net.parameters(), eta=3.0),
+        epochs=3000,
+        mini_batch_size=4,
+        rng=0,
+        verbose=False,
+        evaluation_data=(XOR_X, XOR_Y),
     )
     assert history.evaluation_correct[-1] == 4
     assert history.training_cost[-1] < history.training_cost[0]
@@ -29,8 +35,16 @@ def test_train_learns_xor():
 def test_train_prints_the_books_lines(rng, capsys):
     X, y = blobs(rng)
     net = bp.mlp([4, 5, 3], rng=0)
-    bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=2, mini_batch_size=10,
-             evaluation_data=(X[:, :100], y[:100]), rng=0, progress=False)
+    bp.train(
+        net,
+        (X, y),
+        optimizer=bp.SGD(net.parameters(), eta=1.0),
+        epochs=2,
+        mini_batch_size=10,
+        evaluation_data=(X[:, :100], y[:100]),
+        rng=0,
+        progress=False,
+    )
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("Epoch 0: ") and lines[0].endswith(" / 100")
@@ -40,8 +54,16 @@ def test_train_prints_the_books_lines(rng, capsys):
 def test_history_serialises_to_json(rng, tmp_path):
     X, y = blobs(rng)
     net = bp.mlp([4, 5, 3], rng=0)
-    h = bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=3, mini_batch_size=7,
-                 evaluation_data=(X, y), rng=0, verbose=False)
+    h = bp.train(
+        net,
+        (X, y),
+        optimizer=bp.SGD(net.parameters(), eta=1.0),
+        epochs=3,
+        mini_batch_size=7,
+        evaluation_data=(X, y),
+        rng=0,
+        verbose=False,
+    )
     assert h.epoch == [0, 1, 2] and len(h.seconds) == 3 and h.evaluation_size == 300
     assert h.evaluation_correct[-1] == bp.evaluate(net, X, y)
     assert h.evaluation_accuracy[-1] == pytest.approx(bp.accuracy(net, X, y))
@@ -56,8 +78,15 @@ def test_same_seed_same_run(rng):
     runs = []
     for _ in range(2):
         net = bp.mlp([4, 5, 3], rng=3)
-        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=2, mini_batch_size=10,
-                 rng=42, verbose=False)
+        bp.train(
+            net,
+            (X, y),
+            optimizer=bp.SGD(net.parameters(), eta=1.0),
+            epochs=2,
+            mini_batch_size=10,
+            rng=42,
+            verbose=False,
+        )
         runs.append([p.data.copy() for p in net.parameters()])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
@@ -112,8 +141,7 @@ def test_bad_data_fail_before_any_change(rng, mutate, error, match):
     net = bp.mlp([4, 5, 3], rng=0)
     before = [p.data.copy() for p in net.parameters()]
     with pytest.raises(error, match=match):
-        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=1, mini_batch_size=1,
-                 verbose=False)
+        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=1, mini_batch_size=1, verbose=False)
     for p, b in zip(net.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
 
@@ -123,7 +151,14 @@ def test_diverging_run_stops_with_advice_and_keeps_last_good_parameters(rng):
     net = bp.Sequential(bp.Dense(4, 3, rng=0))
     X, y = blobs(rng)
     with pytest.raises(bp.DivergedError, match="smaller learning rate than 1000000.0"):
-        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1e6), epochs=50, mini_batch_size=10, rng=0,
-                 verbose=False)
+        bp.train(
+            net,
+            (X, y),
+            optimizer=bp.SGD(net.parameters(), eta=1e6),
+            epochs=50,
+            mini_batch_size=10,
+            rng=0,
+            verbose=False,
+        )
     # The failing step was not applied: no non-finite value reached the parameters.
     assert all(np.isfinite(p.data).all() for p in net.parameters())
