@@ -32,7 +32,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -112,29 +111,15 @@ class History:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as JSON, atomically: a failure leaves any old file intact."""
-        atomic_write_text(Path(path), self.to_json())
+        from .io import atomic_write
+
+        text = self.to_json().encode("utf-8")
+        atomic_write(path, lambda f: f.write(text))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
         """Read a history written by `save`."""
         return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _output_size(net: Module, X: NDArray, what: str) -> int:
