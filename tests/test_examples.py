@@ -32,3 +32,16 @@ def test_book_mnist_runs_and_learns(capsys):
     assert lines[-1].startswith("Test: ") and lines[-1].endswith(" / 500")
     # Two epochs on 4,000 real digits already classify far better than chance (50 / 500).
     assert history.evaluation_correct[-1] > 250
+
+
+def test_readme_example_runs(capsys):
+    """The README's ten-line example, with 2 epochs instead of 30."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    code = readme.split("## Ten lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    assert "epochs=30" in code
+    exec(compile(code.replace("epochs=30", "epochs=2"), "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["Epoch 0", "Epoch 1"]
+    assert lines[0].endswith(" / 500") and lines[-1].endswith(" / 500 test digits correct")
+    quoted = readme.split('# prints "', 1)[1].split('"', 1)[0]
+    assert quoted.split(":")[0] == "Epoch 0" and quoted.endswith(" / 500")
