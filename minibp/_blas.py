@@ -1,10 +1,11 @@
-"""In-place ``out += a @ b`` through BLAS ``gemm``.
+"""BLAS helpers for the hot path: ``out += a @ b`` (``gemm``), ``out += alpha x`` (``axpy``),
+finiteness checks and sums of absolute values (``asum``), sums of squares (``dot``).
 
 numpy's ``@`` always allocates its result, so accumulating a weight gradient
 with ``w.grad += delta @ x.T`` writes the product to a temporary and then adds
 it. BLAS can do both in one pass (``C <- alpha A B + beta C`` with ``beta = 1``).
-scipy exposes that routine; this helper arranges the operands so that no copy
-is made for the layouts minibp uses and falls back to numpy for anything else.
+scipy exposes these routines; the helpers arrange the operands so that no copy
+is made for the layouts minibp uses, and fall back to numpy for anything else.
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def sum_of_squares(x: NDArray) -> float:
 
 
 def abs_sum(x: NDArray) -> float:
-    """Return the sum of ``|x|`` (BLAS ``asum`` for contiguous float arrays)."""
+    """Return the sum of ``|x|`` (BLAS ``asum`` for contiguous floats); ``inf`` without a warning on overflow."""
     asum = _ASUM.get(x.dtype)
     if asum is not None and x.flags.c_contiguous and x.size:
         return float(asum(x.reshape(-1)))
-    return float(np.abs(x).sum())
+    with np.errstate(over="ignore"):
+        return float(np.abs(x).sum())
