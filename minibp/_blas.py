@@ -42,15 +42,13 @@ def add_matmul(out: NDArray, a: NDArray, b: NDArray, overwrite: bool = False, al
         overwrite: ignore the old contents of ``out`` instead of adding to them.
         alpha: scale of the product.
     """
-    gemm = _GEMM.get(out.dtype)
+    gemm = _GEMM.get(out.dtype) if out.size >= SMALL else None
     if (
         gemm is None
-        or out.size < SMALL
         or not out.flags.c_contiguous
         or not out.flags.writeable
         or a.dtype != out.dtype
         or b.dtype != out.dtype
-        or out.size == 0
         or a.shape[1] == 0
     ):
         if overwrite and alpha == 1.0:
@@ -65,8 +63,9 @@ def add_matmul(out: NDArray, a: NDArray, b: NDArray, overwrite: bool = False, al
             out += product
         return
     # out is C-ordered, so out.T is Fortran-ordered: compute out.T += b.T @ a.T.
-    bt, trans_b = _fortran_operand(b.T)
-    at, trans_a = _fortran_operand(a.T)
+    bt, at = b.T, a.T
+    bt, trans_b = (bt, 0) if bt.flags.f_contiguous else _fortran_operand(bt)
+    at, trans_a = (at, 0) if at.flags.f_contiguous else _fortran_operand(at)
     # out.T is Fortran-ordered, writeable and of gemm's dtype, so scipy computes in place.
     gemm(alpha, bt, at, 0.0 if overwrite else 1.0, out.T, trans_a=trans_b, trans_b=trans_a, overwrite_c=True)
 
@@ -87,13 +86,17 @@ def add_scaled(out: NDArray, alpha: float, x: NDArray) -> None:
         axpy is None
         or out.size == 0
         or x.dtype != out.dtype
+        or x.shape != out.shape
         or not (out.flags.c_contiguous and x.flags.c_contiguous)
         or not out.flags.writeable
     ):
         out += alpha * x
         return
     # out is contiguous, writeable and of axpy's dtype, so scipy updates it in place.
-    axpy(x.reshape(-1), out.reshape(-1), a=alpha)
+    if out.ndim == 1:  # the optimizers' flat buffers
+        axpy(x, out, a=alpha)
+    else:
+        axpy(x.reshape(-1), out.reshape(-1), a=alpha)
 
 
 _ASUM = {np.dtype(np.float64): blas.dasum, np.dtype(np.float32): blas.sasum}

@@ -110,7 +110,7 @@ class QuadraticCost(Cost):
             The mean cost over the ``m`` columns.
         """
         a, y = _check_pair(self, a, y)
-        diff = np.subtract(a, y, dtype=a.dtype)  # a^L - y
+        diff = a - y if y.dtype == a.dtype else np.subtract(a, y, dtype=a.dtype)  # a^L - y
         self._diff = diff
         # A diverging run gives inf here (without a warning), which `train` reports.
         return 0.5 * sum_of_squares(diff) / diff.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2

@@ -204,7 +204,7 @@ class Sigmoid(Module):
             raise ShapeError(f"Sigmoid.backward expected grad_output of shape {a.shape}, got {grad_output.shape}")
         sigmoid_prime = 1.0 - a
         sigmoid_prime *= a  # sigma'(z) = sigma(z) (1 - sigma(z))
-        return np.multiply(grad_output, sigmoid_prime, dtype=a.dtype)  # BP1/BP2: ... (*) sigma'(z)
+        return np.multiply(grad_output, sigmoid_prime, out=sigmoid_prime)  # BP1/BP2: ... (*) sigma'(z)
 
 
 def _checked_gradient(module: Module, cached: NDArray | None, grad_output: NDArray) -> tuple[NDArray, NDArray]:

@@ -40,11 +40,15 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._blas import abs_sum, add_matmul, add_scaled, all_finite
+from ._blas import _ASUM, abs_sum, add_matmul, add_scaled, all_finite
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
+
+#: What `Optimizer._split` returns: the parameters whose gradients stay held as
+#: factors, and ``(data, grad)`` runs of the others in the flat buffers (or ``None``).
+_Split = tuple[list[Parameter], "list[tuple[NDArray, NDArray]] | None"]
 
 
 def check_positive(owner: str, name: str, value: float) -> float:
@@ -118,6 +122,7 @@ class Optimizer:
                 p._rehome(self._flat_data[view].reshape(p.data.shape), self._flat_grad[view].reshape(p.data.shape))
                 offset += k
         self._size = size
+        self._runs: dict[tuple[int, ...], list[tuple[NDArray, NDArray]]] = {}
 
     def _new_buffer(self) -> tuple[NDArray, list[NDArray]]:
         """Return a zeroed flat state buffer of all parameters' size and its per-parameter views."""
@@ -152,13 +157,52 @@ class Optimizer:
         return True
 
     def zero_grad(self) -> None:
-        """Set every parameter's ``grad`` to zero."""
+        """Set every parameter's ``grad`` to zero (lazily, see `minibp.module.Parameter`)."""
         for p in self.parameters:
-            p.zero_grad()
+            p._grad_is_zero, p._factors = True, None  # what Parameter.zero_grad does, without a call per parameter
 
     #: Whether `update` applies gradients held as factors (`Parameter.grad_factors`) itself.
     #: Other optimizers get every gradient written out by `check_gradients`.
     uses_grad_factors: bool = False
+
+    def _split(self) -> _Split:
+        """Sort the gradients for this step: those `update` takes as factors, and the rest.
+
+        Writes out every gradient held lazily that `update` cannot take as it
+        is. Returns ``(factored, runs)``: the parameters whose gradients stay
+        held as factors (only for an optimizer with ``uses_grad_factors``), and
+        the other parameters' ``(data, grad)`` as views of the flat buffers,
+        adjacent parameters merged into one run (``None`` when the optimizer
+        does not own the buffers).
+        """
+        factored: list[Parameter] = []
+        skip: tuple[int, ...] = ()
+        use_factors = self.uses_grad_factors
+        flat_data, flat_grad = self._flat_data, self._flat_grad
+        owns = flat_data is not None
+        for i, p in enumerate(self.parameters):
+            if p._factors is not None and use_factors:
+                factored.append(p)
+                skip += (i,)
+            elif p._grad_is_zero or p._factors is not None:
+                p._materialize()
+            if owns and (p.data.base is not flat_data or p._grad.base is not flat_grad):
+                owns = False  # see _owns_storage
+        if not owns:
+            return factored, None
+        runs = self._runs.get(skip)
+        if runs is None:
+            runs, offset, start = [], 0, 0
+            for i, p in enumerate(self.parameters):
+                if i in skip:
+                    if offset > start:
+                        runs.append((self._flat_data[start:offset], self._flat_grad[start:offset]))
+                    start = offset + p.data.size
+                offset += p.data.size
+            if offset > start:
+                runs.append((self._flat_data[start:offset], self._flat_grad[start:offset]))
+            self._runs[skip] = runs
+        return factored, runs
 
     def check_gradients(self) -> None:
         """Raise `NonFiniteError` if any gradient holds NaN or infinity.
@@ -168,19 +212,29 @@ class Optimizer:
         that bound is finite so is the product (otherwise the product is written
         out and checked entry by entry).
         """
-        factored = False
-        for p in self.parameters:
-            factors = p.grad_factors
-            if factors is None or not self.uses_grad_factors:
-                p.grad  # noqa: B018  (writes out a gradient held lazily)
-            elif math.isfinite(abs_sum(factors[0]) * abs_sum(factors[1])):
-                factored = True
+        self._check(self._split())
+
+    def _check(self, split: _Split) -> _Split:
+        """`check_gradients` on the result of `_split`; returns the split the update should use."""
+        factored, runs = split
+        written = False
+        for p in factored:
+            a, b = p._factors  # type: ignore[misc]
+            if not math.isfinite(abs_sum(a) * abs_sum(b)):
+                p._materialize()  # the bound overflowed: write the product out and check it entry by entry
+                written = True
+        if written:
+            split = self._split()
+            factored, runs = split
+        asum = _ASUM.get(self._state_dtype)
+        if runs is not None and asum is not None:
+            for _, g in runs:
+                if not math.isfinite(asum(g)):  # NaN and infinity always reach the sum of |g|
+                    break
             else:
-                p.grad  # noqa: B018
-        if not factored and self._owns_storage() and all_finite(self._flat_grad):
-            return
+                return split
         for i, p in enumerate(self.parameters):
-            if p.grad_factors is not None:
+            if p._factors is not None:
                 continue
             g = p.grad
             if not all_finite(g):
@@ -189,6 +243,7 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of parameter {i} {g.shape} is not finite "
                     f"({bad} non-finite entries); no parameter was changed"
                 )
+        return split
 
     def step(self) -> None:
         """Check every gradient, then update every parameter.
@@ -196,7 +251,10 @@ class Optimizer:
         Raises:
             NonFiniteError: a gradient holds NaN or infinity; nothing is changed.
         """
-        self.check_gradients()
+        self._apply(self._check(self._split()))
+
+    def _apply(self, split: _Split) -> None:
+        """`update`, given the gradients as `_check` left them; optimizers that use the split override it."""
         self.update()
 
     def update(self) -> None:
@@ -323,17 +381,21 @@ class SGD(Optimizer):
 
     def update(self) -> None:
         """Apply eq. 13–14, $w \\to w - \\eta\\,\\partial C/\\partial w$, to every parameter."""
+        self._apply(self._split())
+
+    def _apply(self, split: _Split) -> None:
         minus_eta = -self.eta
-        params = self.parameters
-        if self._owns_storage() and all(p.grad_factors is None for p in params):
-            add_scaled(self._flat_data, minus_eta, self._flat_grad)  # eq. 13-14, all parameters at once
+        factored, runs = split
+        for p in factored:  # dC/dw = delta a^T, held as its two factors
+            delta, a_t = p._factors  # type: ignore[misc]
+            add_matmul(p.data, delta, a_t, alpha=minus_eta)  # w -> w - eta delta a^T, one gemm into w
+        if runs is not None:  # the other parameters lie side by side in one buffer: one call per run
+            for data, grad in runs:
+                add_scaled(data, minus_eta, grad)  # eq. 13-14: w -> w - eta dC/dw
             return
-        for p in params:
-            factors = p.grad_factors
-            if factors is None:
-                add_scaled(p.data, minus_eta, p.grad)  # eq. 13-14: w -> w - eta dC/dw
-            else:  # dC/dw = delta a^T held as its factors: w -> w - eta delta a^T in one gemm
-                add_matmul(p.data, factors[0], factors[1], alpha=minus_eta)
+        for p in self.parameters:  # parameters that do not share a buffer
+            if p._factors is None:
+                add_scaled(p.data, minus_eta, p.grad)
 
 
 class Momentum(Optimizer):

@@ -476,7 +476,9 @@ def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches, bar)
     """The inner loop of `train`: one pass over the mini-batches of epoch ``j``; returns the summed cost."""
     total_cost = 0.0
     for k, idx in enumerate(batches):
-        x = x_rows.take(idx, axis=0).T  # (n_in, m), one contiguous column per example
+        batch = x_rows.take(idx, axis=0)
+        batch.flags.writeable = False  # never written: layers may keep it instead of a copy
+        x = batch.T  # (n_in, m), one contiguous column per example
         t = target_rows.take(idx, axis=0).T
         a = net.forward(x)
         c = cost.forward(a, t)
