@@ -106,3 +106,60 @@ def test_a_second_backward_adds_to_factored_gradient(rng, factoring):
     net(x)
     net.backward(g)
     np.testing.assert_allclose(net[0].w.grad, 2 * once, rtol=1e-14, atol=1e-15)
+
+
+def test_the_book_network_holds_its_first_weight_gradient_as_factors(rng):
+    net = bp.mlp([784, 30, 10], rng=0)
+    cost = bp.QuadraticCost()
+    cost(net(rng.random((784, 10))), np.eye(10))
+    net.zero_grad()
+    net.backward_parameters(cost.backward())
+    assert net[0].w.grad_factors is not None  # 30 x 784 = 23,520 weights, factors 30 x 10 and 10 x 784
+    assert all(p.grad_factors is None for p in net.parameters()[1:])
+
+
+def test_a_factored_layer_between_formed_ones_matches_formed_gradients(monkeypatch):
+    """The formed gradients before and after a factored one are updated as two runs of the flat buffer."""
+    runs = []
+    for min_size in (0, 10**9):
+        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
+        net = bp.mlp([5, 40, 40, 3], rng=2)
+        data = np.random.default_rng(3)
+        x, y = data.random((5, 4)), np.eye(3)[:, data.integers(0, 3, 4)]
+        optimizer = bp.SGD(net.parameters(), eta=0.5)
+        for _ in range(3):
+            one_step(net, optimizer, x, y)
+            factored = [p.grad_factors is not None for p in net.parameters()]
+        runs.append([p.data.copy() for p in net.parameters()])
+        if min_size == 0:
+            assert factored == [False, False, True, False, False, False]  # only the 40 x 40 weight
+            assert len(optimizer._runs[(2,)]) == 2  # (w1, b1) and (b2, w3, b3)
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_a_read_only_input_is_kept_and_a_writeable_one_copied(rng, factoring):
+    for writeable in (True, False):
+        net, x, y = make_net_and_batch(rng)
+        rows = np.array(x.T)  # owns its memory
+        rows.flags.writeable = writeable
+        cost = bp.QuadraticCost()
+        cost(net(rows.T), y)
+        net.zero_grad()
+        net.backward_parameters(cost.backward())
+        kept = net[0].w.grad_factors[1]
+        assert (kept.base is rows or kept is rows) != writeable
+
+
+def test_a_read_only_view_of_a_writeable_array_is_copied(rng, factoring):
+    net, x, y = make_net_and_batch(rng)
+    rows = np.array(x.T)
+    view = rows[:]
+    view.flags.writeable = False  # the owner can still change the values
+    cost = bp.QuadraticCost()
+    cost(net(view.T), y)
+    net.zero_grad()
+    net.backward_parameters(cost.backward())
+    expected = net[0].w.grad.copy()
+    rows[...] = 5.0
+    np.testing.assert_array_equal(net[0].w.grad, expected)

@@ -130,3 +130,16 @@ def test_inputs_are_not_mutated(rng):
     net.backward(g)
     np.testing.assert_array_equal(x, x_before)
     np.testing.assert_array_equal(g, g_before)
+
+
+def test_bias_gradient_sums_rows_in_any_dtype_and_layout(rng):
+    from minibp.module import Parameter
+
+    p = Parameter(np.zeros((3, 1)))
+    x = rng.standard_normal((3, 5))
+    p.zero_grad()
+    p.accumulate_row_sums(np.asfortranarray(x).astype(np.float32))  # converted to the parameter's dtype
+    p.accumulate_row_sums(x)
+    p.accumulate_row_sums(x[:, :2])  # another mini-batch size
+    expected = 2 * x.sum(axis=1, keepdims=True) + x[:, :2].sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(p.grad, expected, rtol=1e-6)
