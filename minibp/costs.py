@@ -74,6 +74,12 @@ class Cost:
         return f"{type(self).__name__}()"
 
 
+def _difference(owner: Cost, a: NDArray, y: NDArray) -> NDArray:
+    """``a - y`` in ``a``'s dtype, after checking that both are real arrays of the same shape."""
+    a, y = _check_pair(owner, a, y)
+    return np.subtract(a, y, dtype=a.dtype)
+
+
 def _check_pair(owner: Cost, a: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
     if type(a) is not np.ndarray:
         a = np.asarray(a)
@@ -109,8 +115,9 @@ class QuadraticCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        a, y = _check_pair(self, a, y)
-        diff = a - y if y.dtype == a.dtype else np.subtract(a, y, dtype=a.dtype)  # a^L - y
+        if type(a) is not np.ndarray or type(y) is not np.ndarray or a.shape != y.shape or a.ndim != 2:
+            a, y = _check_pair(self, a, y)
+        diff = a - y if y.dtype == a.dtype == np.float64 else _difference(self, a, y)  # a^L - y
         self._diff = diff
         # A diverging run gives inf here (without a warning), which `train` reports.
         return 0.5 * sum_of_squares(diff) / diff.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2

@@ -152,7 +152,9 @@ class Parameter:
         if self._grad_is_zero:
             p, r = self._grad.shape
             if p * r >= self.FACTOR_MIN_SIZE and 2 * a.shape[1] * (p + r) <= p * r:
-                self._factors = (_frozen_or_copy(a, self._grad.dtype), _frozen_or_copy(b, self._grad.dtype))
+                dtype = self._grad.dtype
+                a = np.array(a, dtype=dtype) if a.flags.writeable else _frozen_or_copy(a, dtype)  # delta: usually ours
+                self._factors = (a, _frozen_or_copy(b, dtype))
             else:
                 add_matmul(self._grad, a, b, overwrite=True)
             self._grad_is_zero = False

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._blas import _ASUM, abs_sum, add_matmul, add_scaled, all_finite
+from ._blas import _ASUM, _AXPY, _GEMM, SMALL, abs_sum, add_matmul, add_scaled, all_finite
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
@@ -378,6 +378,40 @@ class SGD(Optimizer):
     def __init__(self, parameters: Iterable[Parameter], eta: float) -> None:
         super().__init__(parameters)
         self.eta = check_positive("SGD", "eta", eta)
+
+    def step(self) -> None:
+        """Check every gradient, then apply eq. 13–14 (see `Optimizer.step`).
+
+        The usual case runs in this one function: after the large products of a
+        mini-batch have been through the cache, every further Python call costs
+        about a microsecond, so the check and the update call BLAS directly.
+        Anything unusual (gradients outside the flat buffers, a dtype BLAS does
+        not cover, a non-finite value) takes the general path, which names the
+        offending parameter.
+        """
+        split = self._split()
+        factored, runs = split
+        asum = _ASUM.get(self._state_dtype)
+        if runs is None or asum is None:
+            return self._apply(self._check(split))
+        for p in factored:  # bound every entry of the product delta a^T by sum|delta| sum|a|
+            a, b = p._factors  # type: ignore[misc]
+            if not (a.flags.c_contiguous and b.flags.c_contiguous and math.isfinite(asum(a.reshape(-1)) * asum(b.reshape(-1)))):
+                return self._apply(self._check(split))
+        for _, grad in runs:
+            if not math.isfinite(asum(grad)):  # NaN and infinity always reach the sum of |g|
+                return self._apply(self._check(split))
+        minus_eta = -self.eta
+        gemm, axpy = _GEMM[self._state_dtype], _AXPY[self._state_dtype]
+        for p in factored:  # dC/dw = delta a^T, held as its two factors
+            delta, a_t = p._factors  # type: ignore[misc]
+            w = p.data  # a C-ordered view of the flat buffer, so w^T is Fortran-ordered
+            if w.size >= SMALL:  # w^T += -eta (a_t)^T delta^T: one gemm into w, no copies
+                gemm(minus_eta, a_t.T, delta.T, 1.0, w.T, overwrite_c=True)
+            else:
+                add_matmul(w, delta, a_t, alpha=minus_eta)
+        for data, grad in runs:  # the other parameters, side by side: one axpy per run
+            axpy(grad, data, a=minus_eta)  # eq. 13-14: w -> w - eta dC/dw
 
     def update(self) -> None:
         """Apply eq. 13–14, $w \\to w - \\eta\\,\\partial C/\\partial w$, to every parameter."""

@@ -163,3 +163,35 @@ def test_a_read_only_view_of_a_writeable_array_is_copied(rng, factoring):
     expected = net[0].w.grad.copy()
     rows[...] = 5.0
     np.testing.assert_array_equal(net[0].w.grad, expected)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_sgd_steps_match_for_either_memory_order_of_the_input(monkeypatch, order):
+    """A C-ordered input makes the kept factor Fortran-ordered: SGD.step then takes its general path."""
+    runs = []
+    for min_size in (0, 10**9):
+        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
+        net, x, y = make_net_and_batch(np.random.default_rng(8))
+        x = np.asarray(x, order=order)
+        optimizer = bp.SGD(net.parameters(), eta=0.5)
+        for _ in range(3):
+            one_step(net, optimizer, x, y)
+        runs.append([p.data.copy() for p in net.parameters()])
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
+def test_sgd_step_names_a_non_finite_formed_gradient_and_changes_nothing(rng, factoring):
+    net, x, y = make_net_and_batch(rng)
+    optimizer = bp.SGD(net.parameters(), eta=1.0)
+    cost = bp.QuadraticCost()
+    cost(net(x), y)
+    optimizer.zero_grad()
+    net.backward_parameters(cost.backward())
+    assert net[0].w.grad_factors is not None
+    net[2].b.grad[1, 0] = np.inf  # parameter 3: the last bias
+    before = [p.data.copy() for p in net.parameters()]
+    with pytest.raises(bp.NonFiniteError, match="parameter 3"):
+        optimizer.step()
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)
