@@ -396,7 +396,9 @@ class SGD(Optimizer):
             return self._apply(self._check(split))
         for p in factored:  # bound every entry of the product delta a^T by sum|delta| sum|a|
             a, b = p._factors  # type: ignore[misc]
-            if not (a.flags.c_contiguous and b.flags.c_contiguous and math.isfinite(asum(a.reshape(-1)) * asum(b.reshape(-1)))):
+            if not (a.flags.c_contiguous and b.flags.c_contiguous):
+                return self._apply(self._check(split))
+            if not math.isfinite(asum(a.reshape(-1)) * asum(b.reshape(-1))):
                 return self._apply(self._check(split))
         for _, grad in runs:
             if not math.isfinite(asum(grad)):  # NaN and infinity always reach the sum of |g|
