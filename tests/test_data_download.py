@@ -225,3 +225,16 @@ def test_pinned_digests_and_default_mirrors_are_well_formed():
             assert remote.size > 0
         assert len(dataset.mirrors) >= 2
         assert all(url.startswith("https://") for url in dataset.mirrors)
+
+
+def test_a_corrupt_file_that_no_mirror_replaces_is_moved_aside(served, tmp_path):
+    target = tmp_path / "data"
+    download("mnist", target, mirrors=[served.url("good")], timeout=5)
+    corrupt = target / "t10k-labels-idx1-ubyte.gz"
+    corrupt.write_bytes(b"not the file")
+    with pytest.raises(DownloadError, match="moved to .*t10k-labels-idx1-ubyte.gz.bad") as info:
+        download("mnist", target, mirrors=[served.url("404")], timeout=5)
+    assert "404" in str(info.value)  # the mirror's failure is still reported
+    assert not corrupt.exists()
+    assert (target / "t10k-labels-idx1-ubyte.gz.bad").read_bytes() == b"not the file"
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".bad")) == sorted(f"{n}.gz" for n in NAMES[:3])

@@ -225,3 +225,24 @@ def test_history_file_is_written_atomically(tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
     assert json.loads(before)["epoch"] == [0]
+
+
+def test_idx_file_is_written_atomically(tmp_path, monkeypatch):
+    import os
+
+    from minibp.data import read_idx, write_idx
+
+    path = tmp_path / "images.idx.gz"
+    write_idx(path, np.arange(6, dtype=np.uint8).reshape(2, 3))
+    before = path.read_bytes()
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_idx(path, np.zeros((5, 3), dtype=np.uint8))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["images.idx.gz"]
+    monkeypatch.undo()
+    np.testing.assert_array_equal(read_idx(path), np.arange(6, dtype=np.uint8).reshape(2, 3))

@@ -180,6 +180,9 @@ def read_idx(source: str | os.PathLike | BinaryIO) -> NDArray:
 def write_idx(target: str | os.PathLike | BinaryIO, array: NDArray, *, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file.
 
+    Writing to a path is atomic: the file appears complete or not at all, and
+    an existing file is replaced only once the new one is fully written.
+
     Args:
         target: a path or a writable binary file object.
         array: any shape with at least one dimension (each size below
@@ -210,6 +213,8 @@ def write_idx(target: str | os.PathLike | BinaryIO, array: NDArray, *, compress:
             gz.write(payload)
         payload = buffer.getvalue()
     if is_path:
-        Path(target).write_bytes(payload)
+        from ..io import atomic_write  # here, not at the top: minibp.io is not needed to read IDX files
+
+        atomic_write(target, lambda f: f.write(payload))  # a failed write leaves any old file as it was
     else:
         target.write(payload)

@@ -221,9 +221,10 @@ def download(
     """Download the four gzip IDX files of a data set and verify them.
 
     Files already present with the right digest are kept; a present file
-    with a wrong digest is replaced. Files verified before a later file fails
-    stay in place (they are correct); no partial or unverified file is ever
-    left under a final name.
+    with a wrong digest is replaced, or, if no mirror delivers the file,
+    renamed to ``<name>.bad`` (so it is neither lost nor loaded). Files
+    verified before a later file fails stay in place (they are correct); no
+    partial or unverified file is ever left under a final name.
 
     Args:
         name: ``"mnist"`` or ``"fashion-mnist"``.
@@ -256,5 +257,12 @@ def download(
         if path.is_file() and path.stat().st_size == remote.size and sha256_of(path) == remote.sha256:
             paths.append(path)
             continue
-        paths.append(_download_file(remote, target, urls, timeout))
+        try:
+            paths.append(_download_file(remote, target, urls, timeout))
+        except DownloadError as err:
+            if path.is_file():  # the copy on disk is wrong and nothing replaced it: keep it, but not under its name
+                aside = path.with_name(path.name + ".bad")
+                os.replace(path, aside)
+                err.args = (f"{err}\n{path} had the wrong size or digest; it was moved to {aside}",)
+            raise
     return paths
