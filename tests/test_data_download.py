@@ -237,4 +237,6 @@ def test_a_corrupt_file_that_no_mirror_replaces_is_moved_aside(served, tmp_path)
     assert "404" in str(info.value)  # the mirror's failure is still reported
     assert not corrupt.exists()
     assert (target / "t10k-labels-idx1-ubyte.gz.bad").read_bytes() == b"not the file"
-    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".bad")) == sorted(f"{n}.gz" for n in NAMES[:3])
+    assert sorted(p.name for p in target.iterdir() if not p.name.endswith(".bad")) == sorted(
+        f"{n}.gz" for n in NAMES[:3]
+    )
