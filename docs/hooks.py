@@ -55,6 +55,7 @@ RUN_EXAMPLES = (
     "howto_save_load",
     "howto_rows",
     "howto_chapter3",
+    "howto_optimizers",
 )
 
 

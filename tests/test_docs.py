@@ -136,6 +136,21 @@ def test_howto_chapter3(capsys):
     assert history.training_accuracy[0] is not None and history.eta[0] == 0.5
 
 
+def test_howto_optimizers(capsys):
+    accuracy = example("howto_optimizers").main(epochs=2, n_train=400)
+    assert set(accuracy) == {
+        "SGD(eta=0.5)",
+        "Momentum(eta=0.05, mu=0.9)",
+        "Nesterov(eta=0.05, mu=0.9)",
+        "Adam(eta=0.001)",
+        "no dropout",
+        "dropout",
+    }
+    assert all(0.2 < value <= 1.0 for value in accuracy.values())  # every run beat chance (10%)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and "dropout p = 0.5" in lines[5]
+
+
 def test_howto_rows_torch_part(capsys):
     pytest.importorskip("torch")
     assert example("howto_rows").torch_part()

@@ -1,0 +1,75 @@
+"""How-to: train with momentum, Nesterov or Adam instead of plain SGD, and regularise with dropout.
+
+python docs/examples/howto_optimizers.py
+"""
+
+from __future__ import annotations
+
+import minibp as bp
+from minibp.data import load_sample
+
+
+def main(epochs: int = 10, n_train: int | None = None) -> dict[str, float]:
+    data = load_sample()
+    training = data.training[0][:, :n_train], data.training[1][:n_train]  # n_train=None keeps all 4,000
+
+    # --8<-- [start:optimizers]
+    def run(make_optimizer):
+        net = bp.mlp([784, 30, 10], init="scaled", rng=0)  # the same start for every optimizer
+        bp.train(
+            net,
+            training,
+            optimizer=make_optimizer(net.parameters()),
+            cost=bp.CrossEntropyCost(),
+            epochs=epochs,
+            mini_batch_size=10,
+            rng=0,  # and the same mini-batches
+            verbose=False,
+        )
+        return bp.accuracy(net, *data.validation)
+
+    accuracy = {
+        "SGD(eta=0.5)": run(lambda ps: bp.SGD(ps, eta=0.5)),
+        "Momentum(eta=0.05, mu=0.9)": run(lambda ps: bp.Momentum(ps, eta=0.05, mu=0.9)),
+        "Nesterov(eta=0.05, mu=0.9)": run(lambda ps: bp.Nesterov(ps, eta=0.05, mu=0.9)),
+        "Adam(eta=0.001)": run(lambda ps: bp.Adam(ps, eta=0.001)),
+    }
+    for name, value in accuracy.items():
+        print(f"{name:28s} validation accuracy {value:.1%}")
+    # --8<-- [end:optimizers]
+
+    # --8<-- [start:dropout]
+    def wide(p):
+        net = bp.Sequential(
+            bp.Dense(784, 100, init="scaled", rng=1),
+            bp.Sigmoid(),
+            bp.Dropout(p, rng=2),  # while training, drops each hidden activation with probability p
+            bp.Dense(100, 10, init="scaled", rng=3),
+            bp.Sigmoid(),
+        )
+        optimizer = bp.SGD(net.parameters(), eta=0.5)
+        history = bp.train(
+            net,
+            training,
+            optimizer=optimizer,
+            cost=bp.CrossEntropyCost(),
+            epochs=epochs,
+            mini_batch_size=10,
+            evaluation_data=data.validation,  # evaluated with dropout switched off (eval mode)
+            monitor_training=True,
+            rng=0,
+            verbose=False,
+        )
+        print(
+            f"[784, 100, 10], dropout p = {p}: training accuracy {history.training_accuracy[-1]:.1%}, "
+            f"validation accuracy {history.evaluation_accuracy[-1]:.1%}"
+        )
+        return history.evaluation_accuracy[-1]
+
+    accuracy["no dropout"], accuracy["dropout"] = wide(0.0), wide(0.5)
+    # --8<-- [end:dropout]
+    return accuracy
+
+
+if __name__ == "__main__":
+    main()
