@@ -407,8 +407,8 @@ class SGD(Optimizer):
         gemm, axpy = _GEMM[self._state_dtype], _AXPY[self._state_dtype]
         for p in factored:  # dC/dw = delta a^T, held as its two factors
             delta, a_t = p._factors  # type: ignore[misc]
-            w = p.data  # a C-ordered view of the flat buffer, so w^T is Fortran-ordered
-            if w.size >= SMALL:  # w^T += -eta (a_t)^T delta^T: one gemm into w, no copies
+            w = p.data  # a view of the flat buffer: C-ordered, so w^T is Fortran-ordered
+            if w.size >= SMALL and w.flags.c_contiguous:  # w^T += -eta (a_t)^T delta^T: one gemm into w, no copies
                 gemm(minus_eta, a_t.T, delta.T, 1.0, w.T, overwrite_c=True)
             else:
                 add_matmul(w, delta, a_t, alpha=minus_eta)
@@ -473,6 +473,7 @@ class Momentum(Optimizer):
 
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
+        self._split()  # writes out gradients held lazily, so the flat buffer is complete
         if self._owns_storage():
             self._update(self._flat_data, self._flat_grad, self.velocity)  # all parameters at once
             return
@@ -572,6 +573,7 @@ class Adam(Optimizer):
 
     def update(self) -> None:
         """Apply one Adam step to every parameter."""
+        self._split()  # writes out gradients held lazily, so the flat buffer is complete
         self.t += 1
         if self._owns_storage():
             self._update(self._flat_data, self._flat_grad, self.first_moment, self.second_moment, self._scratch)

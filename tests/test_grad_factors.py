@@ -195,3 +195,31 @@ def test_sgd_step_names_a_non_finite_formed_gradient_and_changes_nothing(rng, fa
         optimizer.step()
     for p, b in zip(net.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda ps: bp.SGD(ps, eta=0.5),
+        lambda ps: bp.optim.Momentum(ps, eta=0.5, mu=0.9),
+        lambda ps: bp.optim.Adam(ps, eta=0.01),
+    ],
+)
+def test_update_without_a_check_still_sees_lazy_gradients(rng, factoring, make_optimizer):
+    """update() on its own (as after check_gradients and a weight-decay hook) writes out what it needs."""
+    results = []
+    for method in ("step", "update"):
+        net, x, y = make_net_and_batch(np.random.default_rng(4))
+        optimizer = make_optimizer(net.parameters())
+        cost = bp.QuadraticCost()
+        for full in (True, False):
+            cost(net(x), y)
+            optimizer.zero_grad()
+            if full:  # layer 0's weight gradient is held as factors
+                net.backward_parameters(cost.backward())
+            else:  # layer 0's gradients stay marked zero, their arrays hold the last step's values
+                net[2].backward_parameters(net[3].backward(cost.backward()))
+            getattr(optimizer, method)()
+        results.append([p.data.copy() for p in net.parameters()])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
