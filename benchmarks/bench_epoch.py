@@ -20,7 +20,7 @@ labels, shapes) are printed apart. Each timing is the best of ``--repeat`` epoch
 (the slow per-example baseline included), the implementations taking turns so
 that a change in the machine's load affects them alike.
 
-    python benchmarks/bench_epoch.py [--n 50000] [--repeat 3] [--no-book]
+    python benchmarks/bench_epoch.py [--n 50000] [--repeat 5] [--no-book]
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def bench(sizes, dtype, n, repeat, with_book):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-book", action="store_true", help="skip the slow per-example baseline")
     args = parser.parse_args(argv)
     print(
