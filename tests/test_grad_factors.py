@@ -29,6 +29,23 @@ def one_step(net, optimizer, x, y):
     optimizer.step()
 
 
+OPTIMIZERS = [
+    lambda ps: bp.SGD(ps, eta=0.5),
+    lambda ps: bp.optim.Momentum(ps, eta=0.5, mu=0.9),
+    lambda ps: bp.optim.Adam(ps, eta=0.01),
+]
+
+
+def assert_factored_matches_formed(monkeypatch, train):
+    """Run ``train()`` (which returns the trained network) with factored gradients and with formed ones."""
+    runs = []
+    for min_size in (0, 10**9):  # factors for every large-enough gradient / never
+        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
+        runs.append([p.data.copy() for p in train().parameters()])
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+
+
 def test_large_first_layer_gradient_is_held_as_factors(rng):
     net = bp.mlp([784, 100, 10], rng=0)
     optimizer = bp.SGD(net.parameters(), eta=1.0)
@@ -44,25 +61,18 @@ def test_large_first_layer_gradient_is_held_as_factors(rng):
     assert net[0].w.grad_factors is None  # reading grad wrote the product out
 
 
-@pytest.mark.parametrize(
-    "make_optimizer",
-    [
-        lambda ps: bp.SGD(ps, eta=0.5),
-        lambda ps: bp.optim.Momentum(ps, eta=0.5, mu=0.9),
-        lambda ps: bp.optim.Adam(ps, eta=0.01),
-    ],
-)
-def test_factored_steps_match_formed_gradients(rng, monkeypatch, make_optimizer):
-    runs = []
-    for min_size in (0, 10**9):  # factors for every large-enough gradient / never
-        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
+@pytest.mark.parametrize("order", ["F", "C"])  # a C-ordered input is kept Fortran-ordered: SGD's general path
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS)
+def test_factored_steps_match_formed_gradients(monkeypatch, make_optimizer, order):
+    def train():
         net, x, y = make_net_and_batch(np.random.default_rng(5))
+        x = np.asarray(x, order=order)
         optimizer = make_optimizer(net.parameters())
         for _ in range(3):
             one_step(net, optimizer, x, y)
-        runs.append([p.data.copy() for p in net.parameters()])
-    for a, b in zip(*runs):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+        return net
+
+    assert_factored_matches_formed(monkeypatch, train)
 
 
 def test_factors_are_copies_so_changing_the_input_later_changes_nothing(rng, factoring):
@@ -76,7 +86,16 @@ def test_factors_are_copies_so_changing_the_input_later_changes_nothing(rng, fac
     np.testing.assert_allclose(net[0].w.grad, expected, rtol=0, atol=0)
 
 
-def test_nan_in_a_factored_gradient_changes_nothing_and_raises(rng, factoring):
+def spoil_factor(net):
+    net[0].w.grad_factors[1][0, 3] = np.nan  # parameter 0, held as factors
+
+
+def spoil_formed(net):
+    net[2].b.grad[1, 0] = np.inf  # parameter 3, the last bias, formed
+
+
+@pytest.mark.parametrize(("spoil", "index"), [(spoil_factor, 0), (spoil_formed, 3)])
+def test_a_non_finite_gradient_is_named_and_changes_nothing(rng, factoring, spoil, index):
     net, x, y = make_net_and_batch(rng)
     optimizer = bp.SGD(net.parameters(), eta=1.0)
     cost = bp.QuadraticCost()
@@ -84,9 +103,9 @@ def test_nan_in_a_factored_gradient_changes_nothing_and_raises(rng, factoring):
     optimizer.zero_grad()
     net.backward_parameters(cost.backward())
     assert net[0].w.grad_factors is not None
-    net[0].w.grad_factors[1][0, 3] = np.nan
+    spoil(net)
     before = [p.data.copy() for p in net.parameters()]
-    with pytest.raises(bp.NonFiniteError, match="parameter 0"):
+    with pytest.raises(bp.NonFiniteError, match=f"parameter {index}"):
         optimizer.step()
     for p, b in zip(net.parameters(), before):
         np.testing.assert_array_equal(p.data, b)
@@ -120,22 +139,20 @@ def test_the_book_network_holds_its_first_weight_gradient_as_factors(rng):
 
 def test_a_factored_layer_between_formed_ones_matches_formed_gradients(monkeypatch):
     """The formed gradients before and after a factored one are updated as two runs of the flat buffer."""
-    runs = []
-    for min_size in (0, 10**9):
-        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
+
+    def train():
         net = bp.mlp([5, 40, 40, 3], rng=2)
         data = np.random.default_rng(3)
         x, y = data.random((5, 4)), np.eye(3)[:, data.integers(0, 3, 4)]
         optimizer = bp.SGD(net.parameters(), eta=0.5)
         for _ in range(3):
             one_step(net, optimizer, x, y)
-            factored = [p.grad_factors is not None for p in net.parameters()]
-        runs.append([p.data.copy() for p in net.parameters()])
-        if min_size == 0:
-            assert factored == [False, False, True, False, False, False]  # only the 40 x 40 weight
+        if Parameter.FACTOR_MIN_SIZE == 0:
+            assert [p.grad_factors is not None for p in net.parameters()] == [False, False, True, False, False, False]
             assert len(optimizer._runs[(2,)]) == 2  # (w1, b1) and (b2, w3, b3)
-    for a, b in zip(*runs):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+        return net
+
+    assert_factored_matches_formed(monkeypatch, train)
 
 
 def test_a_read_only_input_is_kept_and_a_writeable_one_copied(rng, factoring):
@@ -165,46 +182,7 @@ def test_a_read_only_view_of_a_writeable_array_is_copied(rng, factoring):
     np.testing.assert_array_equal(net[0].w.grad, expected)
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
-def test_sgd_steps_match_for_either_memory_order_of_the_input(monkeypatch, order):
-    """A C-ordered input makes the kept factor Fortran-ordered: SGD.step then takes its general path."""
-    runs = []
-    for min_size in (0, 10**9):
-        monkeypatch.setattr(Parameter, "FACTOR_MIN_SIZE", min_size)
-        net, x, y = make_net_and_batch(np.random.default_rng(8))
-        x = np.asarray(x, order=order)
-        optimizer = bp.SGD(net.parameters(), eta=0.5)
-        for _ in range(3):
-            one_step(net, optimizer, x, y)
-        runs.append([p.data.copy() for p in net.parameters()])
-    for a, b in zip(*runs):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
-
-
-def test_sgd_step_names_a_non_finite_formed_gradient_and_changes_nothing(rng, factoring):
-    net, x, y = make_net_and_batch(rng)
-    optimizer = bp.SGD(net.parameters(), eta=1.0)
-    cost = bp.QuadraticCost()
-    cost(net(x), y)
-    optimizer.zero_grad()
-    net.backward_parameters(cost.backward())
-    assert net[0].w.grad_factors is not None
-    net[2].b.grad[1, 0] = np.inf  # parameter 3: the last bias
-    before = [p.data.copy() for p in net.parameters()]
-    with pytest.raises(bp.NonFiniteError, match="parameter 3"):
-        optimizer.step()
-    for p, b in zip(net.parameters(), before):
-        np.testing.assert_array_equal(p.data, b)
-
-
-@pytest.mark.parametrize(
-    "make_optimizer",
-    [
-        lambda ps: bp.SGD(ps, eta=0.5),
-        lambda ps: bp.optim.Momentum(ps, eta=0.5, mu=0.9),
-        lambda ps: bp.optim.Adam(ps, eta=0.01),
-    ],
-)
+@pytest.mark.parametrize("make_optimizer", OPTIMIZERS)
 def test_update_without_a_check_still_sees_lazy_gradients(rng, factoring, make_optimizer):
     """update() on its own (as after check_gradients and a weight-decay hook) writes out what it needs."""
     results = []
