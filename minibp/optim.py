@@ -383,8 +383,8 @@ class SGD(Optimizer):
         """Check every gradient, then apply eq. 13–14 (see `Optimizer.step`).
 
         The usual case runs in this one function: after the large products of a
-        mini-batch have been through the cache, every further Python call costs
-        about a microsecond, so the check and the update call BLAS directly.
+        mini-batch have been through the cache, every further Python call can cost
+        up to a microsecond, so the check and the update call BLAS directly.
         Anything unusual (gradients outside the flat buffers, a dtype BLAS does
         not cover, a non-finite value) takes the general path, which names the
         offending parameter.
