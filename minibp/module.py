@@ -44,13 +44,14 @@ class Parameter:
     * ``zero_grad`` just marks the gradient as zero; the next ``accumulate*``
       call overwrites the array instead of adding to it.
     * ``accumulate_matmul(a, b)`` on a zero gradient of a large matrix keeps
-      copies of the two factors when they are much smaller than their product.
-      For [784, 100, 10] and a mini-batch of 10, the first `Dense` weight
-      gradient $\\delta a^T$ is then a $100 \\times 10$ and a $10 \\times 784$
-      matrix instead of $100 \\times 784$, and `SGD` applies
-      $w \\to w - \\eta\\,\\delta a^T$ with one BLAS call without ever writing the
-      product out (12 to 20% less time per epoch, measured). Below ``FACTOR_MIN_SIZE``
-      entries, copying the factors costs more than it saves and the product is
+      the two factors when they are much smaller than their product (copies,
+      except a read-only array that owns its memory, such as each mini-batch
+      `minibp.train.train` gathers). For
+      [784, 30, 10] and a mini-batch of 10, the first `Dense` weight gradient
+      $\\delta a^T$ is then a $30 \\times 10$ and a $10 \\times 784$ matrix instead
+      of $30 \\times 784$, and `SGD` applies $w \\to w - \\eta\\,\\delta a^T$ with one
+      BLAS call without ever writing the product out. Below ``FACTOR_MIN_SIZE``
+      entries, keeping the factors costs more than it saves and the product is
       formed as usual. Anything that reads ``grad`` gets the product.
     """
 
@@ -142,8 +143,8 @@ class Parameter:
         """Add ``a @ b`` into ``grad`` with one BLAS call and no temporary array.
 
         Right after ``zero_grad``, for a large gradient whose factors hold fewer
-        than half as many numbers as the product, copies of the factors are
-        kept instead (see above).
+        than half as many numbers as the product, the factors are kept instead
+        (see above).
 
         Args:
             a: shape ``(p, q)``.
