@@ -80,6 +80,19 @@ def _difference(owner: Cost, a: NDArray, y: NDArray) -> NDArray:
     return np.subtract(a, y, dtype=a.dtype)
 
 
+def _compute_dtype(a: NDArray) -> np.dtype:
+    """The dtype a cost computes in: ``a``'s own if it is a float type, else float64."""
+    return a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _saved(cost: Cost) -> tuple[NDArray, NDArray]:
+    """Return the ``(a, y)`` a cost's ``forward`` kept for ``backward``, or raise if there was no forward."""
+    a, y = cost._a, cost._y  # type: ignore[attr-defined]
+    if a is None or y is None:
+        raise RuntimeError(f"{type(cost).__name__}: backward called before forward")
+    return a, y
+
+
 def _check_pair(owner: Cost, a: NDArray, y: NDArray) -> tuple[NDArray, NDArray]:
     if type(a) is not np.ndarray:
         a = np.asarray(a)
@@ -216,7 +229,7 @@ class CrossEntropyCost(Cost):
         """
         a, y = _check_pair(self, a, y)
         self._a, self._y = a, y
-        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+        dtype = _compute_dtype(a)
         info = np.finfo(dtype)
         log_a = np.log(np.maximum(a, info.tiny, dtype=dtype))  # ln a, never ln 0
         log_1_minus_a = np.log1p(-np.minimum(a, 1.0 - info.epsneg, dtype=dtype))  # ln(1 - a), never ln 0
@@ -229,10 +242,8 @@ class CrossEntropyCost(Cost):
         Returns:
             A `CostGradient` of shape ``(n_L, m)``.
         """
-        a, y = self._a, self._y
-        if a is None or y is None:
-            raise RuntimeError("CrossEntropyCost: backward called before forward")
-        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+        a, y = _saved(self)
+        dtype = _compute_dtype(a)
         delta = np.subtract(a, y, dtype=dtype)
         delta /= a.shape[1]  # delta^L = (a - y)/m: BP1 with sigma' cancelled
         denominator = np.multiply(a, 1.0 - a, dtype=dtype)  # sigma'(z) = a (1 - a)
@@ -273,7 +284,7 @@ class LogLikelihoodCost(Cost):
         """
         a, y = _check_pair(self, a, y)
         self._a, self._y = a, y
-        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+        dtype = _compute_dtype(a)
         log_a = np.log(np.maximum(a, np.finfo(dtype).tiny, dtype=dtype))
         return -float(np.vdot(y, log_a)) / a.shape[1]  # eq. 80, averaged over the mini-batch
 
@@ -283,10 +294,8 @@ class LogLikelihoodCost(Cost):
         Returns:
             A `CostGradient` of shape ``(n_L, m)``.
         """
-        a, y = self._a, self._y
-        if a is None or y is None:
-            raise RuntimeError("LogLikelihoodCost: backward called before forward")
-        dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+        a, y = _saved(self)
+        dtype = _compute_dtype(a)
         m = a.shape[1]
         delta = np.multiply(a, y.sum(axis=0, keepdims=True), dtype=dtype)
         delta -= y
@@ -329,7 +338,7 @@ class SoftmaxLogLikelihoodCost(Cost):
             The mean cost over the ``m`` columns.
         """
         z, y = _check_pair(self, a, y)
-        dtype = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
+        dtype = _compute_dtype(z)
         top = z.max(axis=0, keepdims=True)
         # Every exponent <= 0. Raising z first to max(top, 0) - max_float keeps z - top from overflowing
         # (to -inf, and 0 * -inf = NaN below); for those z, e^{z - top} is 0 either way.
@@ -344,9 +353,7 @@ class SoftmaxLogLikelihoodCost(Cost):
 
     def backward(self) -> NDArray:
         r"""Return $\delta^L = (\mathrm{softmax}(z)\sum_j y_j - y)/m$, shape ``(n_L, m)``."""
-        a, y = self._a, self._y
-        if a is None or y is None:
-            raise RuntimeError("SoftmaxLogLikelihoodCost: backward called before forward")
+        a, y = _saved(self)
         delta = a * y.sum(axis=0, keepdims=True)
         delta -= y
         delta /= a.shape[1]  # delta^L = (softmax(z) - y)/m
