@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _exports import exported_subclasses
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -22,13 +23,7 @@ from hypothesis.extra.numpy import arrays
 import minibp as bp
 from minibp.testing import check_module
 
-EXPORTED_MODULES = sorted(
-    name
-    for name in bp.__all__
-    if isinstance(getattr(bp, name), type)
-    and issubclass(getattr(bp, name), bp.Module)
-    and getattr(bp, name) is not bp.Module
-)
+EXPORTED_MODULES = exported_subclasses(bp.Module)
 
 ACTIVATIONS = [bp.Sigmoid, bp.Tanh, bp.ReLU, bp.Identity, bp.Softmax]
 

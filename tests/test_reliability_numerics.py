@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _exports import exported_subclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -45,13 +46,7 @@ BOUNDED = {bp.Sigmoid: (0.0, 1.0), bp.Tanh: (-1.0, 1.0), bp.Softmax: (0.0, 1.0)}
 
 
 def test_every_parameterless_exported_module_is_checked_here():
-    exported = {
-        getattr(bp, n)
-        for n in bp.__all__
-        if isinstance(getattr(bp, n), type)
-        and issubclass(getattr(bp, n), bp.Module)
-        and getattr(bp, n) is not bp.Module
-    }
+    exported = {getattr(bp, n) for n in exported_subclasses(bp.Module)}
     assert exported - set(ACTIVATIONS) == {bp.Dense, bp.Sequential, bp.Dropout}  # checked on their own below
 
 
@@ -198,13 +193,7 @@ def test_a_network_cost_is_finite_for_any_finite_input(data):
 
 # -- optimizers -------------------------------------------------------------------------------------
 
-OPTIMIZERS = sorted(
-    name
-    for name in bp.__all__
-    if isinstance(getattr(bp, name), type)
-    and issubclass(getattr(bp, name), bp.Optimizer)
-    and getattr(bp, name) is not bp.Optimizer
-)
+OPTIMIZERS = exported_subclasses(bp.Optimizer)
 
 
 def make_optimizer(name, params):
