@@ -20,6 +20,7 @@ Updating the parameters is not a module's business: an optimizer from
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import numpy as np
@@ -275,3 +276,14 @@ class Module:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+@contextlib.contextmanager
+def _evaluation_mode(module: Module) -> Iterator[Module]:
+    """Run the ``with`` block with ``module`` in evaluation mode, then restore the mode it had."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)

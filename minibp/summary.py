@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .module import Module
+from .module import Module, _evaluation_mode
 
 __all__ = ["summary"]
 
@@ -68,13 +68,9 @@ def summary(net: Module, input_size: int | tuple[int, ...]) -> str:
     n_in = input_size[0] if isinstance(input_size, tuple) else int(input_size)
     params = [p for _, p in net.named_parameters()]
     dtype = params[0].data.dtype if params else np.dtype(np.float64)
-    training = net.training
-    net.eval()
     rows: list[tuple[str, str, str, int]] = []
-    try:
+    with _evaluation_mode(net):
         _rows(net, np.zeros((n_in, 1), dtype=dtype), "", rows)
-    finally:
-        net.train(training)
     header = ("#", "Module", "Output shape", "Parameters")
     table = [header] + [(index, name, shape, f"{count:,}") for index, name, shape, count in rows]
     widths = [max(len(row[k]) for row in table) for k in range(4)]

@@ -45,7 +45,7 @@ from ._checks import as_generator, check_finite
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size, minibatch_indices
 from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteError, ShapeError
-from .module import Module
+from .module import Module, _evaluation_mode
 from .optim import Optimizer, check_positive
 from .regularization import Regularizer
 
@@ -124,14 +124,11 @@ class History:
 
 def _output_size(net: Module, X: NDArray, what: str) -> int:
     """Run one example through ``net`` to learn (and check) the output size."""
-    net_training = net.training
-    net.eval()
-    try:
-        out = net.forward(X[:, :1])
-    except ShapeError as err:  # the module saw one probe column: say what the caller passed
-        raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network: {err}") from err
-    finally:
-        net.train(net_training)
+    with _evaluation_mode(net):
+        try:
+            out = net.forward(X[:, :1])
+        except ShapeError as err:  # the module saw one probe column: say what the caller passed
+            raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network: {err}") from err
     return out.shape[0]
 
 
@@ -190,13 +187,9 @@ def _batches(X: NDArray, size: int = _CHUNK) -> Iterator[tuple[slice, NDArray]]:
 
 
 def _forward_eval(net: Module, X: NDArray) -> Iterator[tuple[slice, NDArray]]:
-    net_training = net.training
-    net.eval()
-    try:
+    with _evaluation_mode(net):
         for s, x in _batches(X):
             yield s, net.forward(x)
-    finally:
-        net.train(net_training)
 
 
 def predict(net: Module, X: NDArray) -> NDArray[np.intp]:
