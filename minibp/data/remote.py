@@ -19,15 +19,16 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from ..errors import ChecksumError, DownloadError
+from ..io import atomic_write
 
 __all__ = ["download", "DATASETS", "RemoteFile", "mirrors_for", "sha256_of"]
 
@@ -156,12 +157,12 @@ class _Mismatch(Exception):
     """The mirror delivered a complete body whose digest is wrong."""
 
 
-def _fetch(url: str, remote: RemoteFile, tmp: Path, timeout: float) -> None:
-    """Stream ``url`` into ``tmp``; raise on any failure, including a wrong size or digest."""
+def _fetch(url: str, remote: RemoteFile, out: IO[bytes], timeout: float) -> None:
+    """Stream ``url`` into ``out``; raise on any failure, including a wrong size or digest."""
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     digest = hashlib.sha256()
     size = 0
-    with urllib.request.urlopen(request, timeout=timeout) as response, open(tmp, "wb") as out:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         while True:
             block = response.read(min(_BLOCK, remote.size + 1 - size))
             if not block:
@@ -171,8 +172,6 @@ def _fetch(url: str, remote: RemoteFile, tmp: Path, timeout: float) -> None:
                 raise _Mismatch(f"more than the expected {remote.size} bytes")
             digest.update(block)
             out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
     if size != remote.size:
         raise OSError(f"connection closed after {size} of {remote.size} bytes")
     if digest.hexdigest() != remote.sha256:
@@ -195,18 +194,12 @@ def _download_file(remote: RemoteFile, directory: Path, mirrors: list[str], time
     mismatch = False
     for base in mirrors:
         url = urllib.parse.urljoin(base, remote.name)
-        fd, name = tempfile.mkstemp(prefix=f".{remote.name}.", suffix=".part", dir=directory)
-        os.close(fd)
-        tmp = Path(name)
-        try:
-            _fetch(url, remote, tmp, timeout)
-            os.replace(tmp, target)
+        try:  # the file takes its name only once it is complete and verified
+            atomic_write(target, lambda out: _fetch(url, remote, out, timeout))  # noqa: B023 (called at once)
             return target
         except Exception as err:  # OSError, http.client.HTTPException (a cut connection), _Mismatch
             mismatch |= isinstance(err, _Mismatch)
             failures.append(f"  {url}: {_describe(err)}")
-        finally:
-            tmp.unlink(missing_ok=True)
     cls = ChecksumError if mismatch else DownloadError
     raise cls(f"could not download {remote.name} ({remote.size} bytes); mirrors tried:\n" + "\n".join(failures))
 
