@@ -80,10 +80,10 @@ def _fingerprint(*paths: Path) -> str:
 def _write_if_changed(path: Path, text: str) -> None:
     """Write only when the contents differ, so ``mkdocs serve`` does not rebuild in a loop."""
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        from minibp.io import atomic_write
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # builds may run side by side
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: f.write(text.encode("utf-8")))  # builds may run side by side
 
 
 def _run(script: Path, *args: str) -> str:

@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import importlib.util
 import io
-import os
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minibp as bp  # noqa: E402
+from minibp.io import atomic_write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "first_network.py"
@@ -68,11 +68,11 @@ def run_first_network(echo: bool = True, **settings):
 
 
 def _save(fig, path: Path) -> None:
-    """Write the figure under a temporary name and rename it, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    """Write the figure atomically (`minibp.io.atomic_write`), so a reader never sees half a file."""
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
 
 
 def training_curves(history: bp.History, path: Path) -> None:
@@ -129,9 +129,7 @@ def make_figures(out: Path = FIGURES, output: Path = OUTPUT, echo: bool = False,
     text, (net, history, data) = run_first_network(echo=echo, **settings)
     out.mkdir(parents=True, exist_ok=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")  # builds may run side by side
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, output)
+    atomic_write(output, lambda f: f.write(text.encode("utf-8")))  # builds may run side by side
     paths = {
         "training-curves": out / "training-curves.png",
         "misclassified": out / "misclassified.png",
