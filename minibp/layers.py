@@ -194,14 +194,9 @@ class Sigmoid(Module):
             module's output, its $\delta^L = (a - y)/m$ unchanged.
         """
         a = self.a
-        if a is None:
-            raise _no_forward(self)
-        if type(grad_output) is not np.ndarray:
-            if type(grad_output) is CostGradient and grad_output.fuses(self, a):
-                return grad_output.delta  # BP1 with the cross-entropy cost: delta^L = (a - y)/m, sigma' cancels
-            grad_output = np.asarray(grad_output)
-        if grad_output.shape != a.shape:
-            raise ShapeError(f"Sigmoid.backward expected grad_output of shape {a.shape}, got {grad_output.shape}")
+        if a is not None and type(grad_output) is CostGradient and grad_output.fuses(self, a):
+            return grad_output.delta  # BP1 with the cross-entropy cost: delta^L = (a - y)/m, sigma' cancels
+        a, grad_output = _checked_gradient(self, a, grad_output)
         sigmoid_prime = 1.0 - a
         sigmoid_prime *= a  # sigma'(z) = sigma(z) (1 - sigma(z))
         return np.multiply(grad_output, sigmoid_prime, out=sigmoid_prime)  # BP1/BP2: ... (*) sigma'(z)
