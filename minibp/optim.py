@@ -473,8 +473,8 @@ class Momentum(Optimizer):
 
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
-        self._split()  # writes out gradients held lazily, so the flat buffer is complete
-        if self._owns_storage():
+        _, runs = self._split()  # writes out gradients held lazily; runs is None unless the flat buffers are ours
+        if runs is not None:
             self._update(self._flat_data, self._flat_grad, self.velocity)  # all parameters at once
             return
         for p, v in zip(self.parameters, self._velocity_views):
@@ -573,9 +573,9 @@ class Adam(Optimizer):
 
     def update(self) -> None:
         """Apply one Adam step to every parameter."""
-        self._split()  # writes out gradients held lazily, so the flat buffer is complete
+        _, runs = self._split()  # writes out gradients held lazily; runs is None unless the flat buffers are ours
         self.t += 1
-        if self._owns_storage():
+        if runs is not None:
             self._update(self._flat_data, self._flat_grad, self.first_moment, self.second_moment, self._scratch)
             return
         views = zip(self._first_moment_views, self._second_moment_views, self._scratch_views)
