@@ -110,29 +110,28 @@ class Optimizer:
         self._flat_data: NDArray | None = None
         self._flat_grad: NDArray | None = None
         dtypes = {p.data.dtype for p in params}
-        size = sum(p.data.size for p in params)
+        self._size = sum(p.data.size for p in params)
         self._state_dtype = np.dtype(next(iter(dtypes))) if len(dtypes) == 1 else np.dtype(np.float64)
         if len(dtypes) == 1:
-            self._flat_data = np.empty(size, dtype=self._state_dtype)
+            self._flat_data = np.empty(self._size, dtype=self._state_dtype)
             self._flat_grad = np.empty_like(self._flat_data)
-            offset = 0
-            for p in params:
-                k = p.data.size
-                view = slice(offset, offset + k)
-                p._rehome(self._flat_data[view].reshape(p.data.shape), self._flat_grad[view].reshape(p.data.shape))
-                offset += k
-        self._size = size
+            for p, data, grad in zip(params, self._views(self._flat_data), self._views(self._flat_grad)):
+                p._rehome(data, grad)
         self._runs: dict[tuple[int, ...], list[tuple[NDArray, NDArray]]] = {}
 
-    def _new_buffer(self) -> tuple[NDArray, list[NDArray]]:
-        """Return a zeroed flat state buffer of all parameters' size and its per-parameter views."""
-        flat = np.zeros(self._size, dtype=self._state_dtype)
+    def _views(self, flat: NDArray) -> list[NDArray]:
+        """Cut a flat buffer of all parameters' size into one view per parameter, shaped like it."""
         views, offset = [], 0
         for p in self.parameters:
             k = p.data.size
             views.append(flat[offset : offset + k].reshape(p.data.shape))
             offset += k
-        return flat, views
+        return views
+
+    def _new_buffer(self) -> tuple[NDArray, list[NDArray]]:
+        """Return a zeroed flat state buffer of all parameters' size and its per-parameter views."""
+        flat = np.zeros(self._size, dtype=self._state_dtype)
+        return flat, self._views(flat)
 
     @property
     def flat_data(self) -> NDArray | None:
