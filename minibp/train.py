@@ -145,8 +145,8 @@ def _check_inputs(X: object, what: str) -> NDArray:
     return X
 
 
-def _targets(y: object, n: int, n_out: int, dtype: np.dtype, what: str) -> tuple[NDArray, NDArray | None]:
-    """Return ``(target rows (N, n_out), labels or None)`` after checking ``y``."""
+def _targets(y: object, n: int, n_out: int, dtype: np.dtype, what: str) -> NDArray:
+    """Return the target rows ``(N, n_out)`` after checking ``y`` (labels or targets)."""
     y = np.asarray(y)
     if y.ndim == 1:
         if y.shape[0] != n:
@@ -163,7 +163,7 @@ def _targets(y: object, n: int, n_out: int, dtype: np.dtype, what: str) -> tuple
             )
         rows = np.zeros((n, n_out), dtype=dtype)
         rows[np.arange(n), y] = 1  # the book's vectorized_result: e_k for label k
-        return rows, y
+        return rows
     if y.ndim == 2:
         if y.shape != (n_out, n):
             raise ShapeError(
@@ -172,13 +172,8 @@ def _targets(y: object, n: int, n_out: int, dtype: np.dtype, what: str) -> tuple
         if y.dtype.kind not in "fiub":
             raise TypeError(f"{what}: targets must be real numbers, got dtype {y.dtype}")
         check_finite(y, f"{what}: y")
-        return np.ascontiguousarray(y.T, dtype=dtype), None
+        return np.ascontiguousarray(y.T, dtype=dtype)
     raise ShapeError(f"{what}: y must be labels of shape ({n},) or targets of shape ({n_out}, {n}), got {y.shape}")
-
-
-def _rows(X: NDArray) -> NDArray:
-    """The examples of ``X`` (n_in, N) as rows (N, n_in), without copying."""
-    return X.T
 
 
 def _batches(X: NDArray, size: int = _CHUNK) -> Iterator[tuple[slice, NDArray]]:
@@ -338,12 +333,12 @@ def train(
     params = optimizer.parameters
     dtype = params[0].data.dtype
     n_out = _output_size(net, X, "train")
-    target_rows, _ = _targets(y, n, n_out, dtype, "train")
+    target_rows = _targets(y, n, n_out, dtype, "train")
     if evaluation_data is not None:
         Xe, ye = evaluation_data
         Xe = _check_inputs(Xe, "train: evaluation_data")
         _output_size(net, Xe, "train: evaluation_data")  # checks the feature count now, not after the first epoch
-        target_rows_e, _ = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
+        target_rows_e = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
     regularizers = _regularizers(regularization)
     if schedule is not None and not callable(schedule):
         raise TypeError(f"train: schedule must be callable as schedule(epoch, history), got {schedule!r}")
@@ -351,7 +346,7 @@ def train(
         raise TypeError(f"train: a schedule sets optimizer.eta, but {optimizer!r} has no attribute eta")
     callbacks = list(callbacks)
     rng = as_generator(rng)
-    x_rows = _rows(X)
+    x_rows = X.T  # the examples as rows (N, n_in), without copying
     step = _step_with(optimizer, regularizers)
 
     history = History(evaluation_size=0 if evaluation_data is None else Xe.shape[1], training_size=n)
