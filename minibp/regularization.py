@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from ._blas import add_scaled
+from ._blas import add_scaled, sum_of_squares
 from .errors import HyperparameterError
 from .module import Module, Parameter
 
@@ -115,10 +115,7 @@ class L2(Regularizer):
 
     def penalty(self) -> float:
         r"""Return $\frac{\lambda}{2n}\sum_w w^2$."""
-        total = 0.0
-        for p in self.weights:
-            flat = p.data.reshape(-1)
-            total += float(flat @ flat)
+        total = sum(sum_of_squares(p.data) for p in self.weights)
         return 0.5 * self.lmbda / self.n * total  # eq. 85: (lambda / 2n) sum_w w^2
 
     def add_gradient(self) -> None:
