@@ -52,7 +52,10 @@ def add_matmul(out: NDArray, a: NDArray, b: NDArray, overwrite: bool = False, al
         or a.shape[1] == 0
     ):
         if overwrite and alpha == 1.0:
-            np.matmul(a, b, out=out)
+            if out.flags.c_contiguous and a.dtype == b.dtype == out.dtype:
+                a.dot(b, out=out)
+            else:
+                np.matmul(a, b, out=out)
             return
         product = a @ b
         if alpha != 1.0:

@@ -112,7 +112,7 @@ class Dense(Module):
         if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != self.n_in or x.dtype != w.dtype:
             x = as_batch(x, self, self.n_in, w.dtype)
         self.x = x
-        z = w @ x  # eq. 17: z = w a + b
+        z = w.dot(x)  # eq. 17: z = w a + b
         z += self.b.data
         return z
 
@@ -143,7 +143,7 @@ class Dense(Module):
             the first half of BP2.
         """
         delta = self._accumulate(grad_output)
-        return self.w.data.T @ delta  # BP2, first half: (w^l)^T delta^l
+        return self.w.data.T.dot(delta)  # BP2, first half: (w^l)^T delta^l
 
     def backward_parameters(self, grad_output: NDArray) -> None:
         """Accumulate BP3 and BP4 only, skipping $w^T\\delta$ (see `Module.backward_parameters`)."""
