@@ -99,7 +99,7 @@ def add_scaled(out: NDArray, alpha: float, x: NDArray) -> None:
     if out.ndim == 1:  # the optimizers' flat buffers
         axpy(x, out, a=alpha)
     else:
-        axpy(x.reshape(-1), out.reshape(-1), a=alpha)
+        axpy(x.ravel(), out.ravel(), a=alpha)
 
 
 _ASUM = {np.dtype(np.float64): blas.dasum, np.dtype(np.float32): blas.sasum}
@@ -114,7 +114,7 @@ def all_finite(x: NDArray) -> bool:
     """
     asum = _ASUM.get(x.dtype)
     if asum is not None and x.flags.c_contiguous and x.size:
-        if math.isfinite(asum(x.reshape(-1))):
+        if math.isfinite(asum(x.ravel())):
             return True
     return bool(np.isfinite(x).all())
 
@@ -130,7 +130,7 @@ def sum_of_squares(x: NDArray) -> float:
     """
     dot = _DOT.get(x.dtype)
     if dot is not None and x.flags.c_contiguous and x.size:
-        flat = x.reshape(-1)
+        flat = x.ravel()
         return float(dot(flat, flat))
     with np.errstate(over="ignore"):
         flat = np.ravel(x)
@@ -141,6 +141,6 @@ def abs_sum(x: NDArray) -> float:
     """Return the sum of ``|x|`` (BLAS ``asum`` for contiguous floats); ``inf`` without a warning on overflow."""
     asum = _ASUM.get(x.dtype)
     if asum is not None and x.flags.c_contiguous and x.size:
-        return float(asum(x.reshape(-1)))
+        return float(asum(x.ravel()))
     with np.errstate(over="ignore"):
         return float(np.abs(x).sum())

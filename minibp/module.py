@@ -136,7 +136,7 @@ class Parameter:
             x = x.astype(ones.dtype)
         if self._grad_is_zero:
             self._grad_is_zero = False
-            x.dot(ones, out=self._grad.reshape(-1))
+            x.dot(ones, out=self._grad.ravel())
         else:
             self.grad += x.dot(ones).reshape(self._grad.shape)
 

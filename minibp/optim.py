@@ -397,7 +397,7 @@ class SGD(Optimizer):
             a, b = p._factors  # type: ignore[misc]
             if not (a.flags.c_contiguous and b.flags.c_contiguous):
                 return self._apply(self._check(split))
-            if not math.isfinite(asum(a.reshape(-1)) * asum(b.reshape(-1))):
+            if not math.isfinite(asum(a.ravel()) * asum(b.ravel())):
                 return self._apply(self._check(split))
         for _, grad in runs:
             if not math.isfinite(asum(grad)):  # NaN and infinity always reach the sum of |g|

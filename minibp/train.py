@@ -465,7 +465,7 @@ def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches, bar)
     total_cost = 0.0
     for k, idx in enumerate(batches):
         batch = x_rows.take(idx, axis=0)
-        batch.flags.writeable = False  # never written: layers may keep it instead of a copy
+        batch.setflags(write=False)  # never written: layers may keep it instead of a copy
         x = batch.T  # (n_in, m), one contiguous column per example
         t = target_rows.take(idx, axis=0).T
         a = net.forward(x)
