@@ -10,7 +10,14 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 """
 
 from .callbacks import Callback, EarlyStopping, HalveOnPlateau
-from .costs import Cost, CrossEntropyCost, LogLikelihoodCost, QuadraticCost, SoftmaxLogLikelihoodCost
+from .costs import (
+    Cost,
+    CrossEntropyCost,
+    LogLikelihoodCost,
+    QuadraticCost,
+    SigmoidCrossEntropyCost,
+    SoftmaxLogLikelihoodCost,
+)
 from .errors import (
     ChecksumError,
     DataFormatError,
@@ -48,6 +55,7 @@ __all__ = [
     "QuadraticCost",
     "CrossEntropyCost",
     "LogLikelihoodCost",
+    "SigmoidCrossEntropyCost",
     "SoftmaxLogLikelihoodCost",
     "Sequential",
     "mlp",

@@ -1,55 +1,70 @@
-"""Small argument checks shared by modules, costs and the training loop.
+"""Small argument checks shared by modules, costs, optimizers and the training loop.
 
-They run on every forward call, so each one is a handful of attribute reads;
-scanning for NaN is left to the entry points that see the data once
-(`minibp.train.train`, `minibp.train.evaluate`).
+Each one names the module or function at fault and the values involved.
+Scanning a whole data set for NaN is left to the entry points that see it
+once (`minibp.train.train`, `minibp.train.evaluate`).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
-from ._blas import all_finite
-from .errors import NonFiniteError, ShapeError
+from .errors import HyperparameterError, NonFiniteError, ShapeError
 
 
 def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) -> NDArray:
     """Return ``x`` as a real ``(n, m)`` array of ``dtype``, or raise naming ``owner`` (a module)."""
-    if type(x) is not np.ndarray:
-        x = np.asarray(x)
+    x = np.asarray(x)
     if x.ndim != 2 or x.shape[0] != n:
         hint = ""
         if x.ndim == 1:
             hint = " (a single example must be a column: use x.reshape(-1, 1))"
         elif x.ndim == 2 and x.shape[1] == n:
             hint = " (examples are columns: did you pass rows? use x.T)"
-        raise ShapeError(f"{owner} expected input of shape ({n}, m), got {x.shape}{hint}")
-    kind = x.dtype.kind
-    if kind not in "fiub":
-        raise TypeError(f"{owner} expected a real numeric array, got dtype {x.dtype}")
+        raise ShapeError(f"{owner!r} expected input of shape ({n}, m), got {x.shape}{hint}")
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
     if dtype is not None and x.dtype != dtype:
         x = x.astype(dtype)
     return x
 
 
-def check_finite(x: NDArray, what: str) -> None:
-    """Raise `NonFiniteError` if ``x`` holds NaN or infinity.
+def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -> NDArray:
+    """Return ``grad_output`` as a real float array of ``shape``, or raise naming ``owner``."""
+    g = np.asarray(grad_output)
+    if g.shape != shape:
+        raise ShapeError(f"{owner!r}.backward expected grad_output of shape {shape}, got {g.shape}")
+    if g.dtype.kind != "f":
+        if g.dtype.kind not in "iub":
+            raise TypeError(f"{owner!r}.backward expected a real numeric grad_output, got dtype {g.dtype}")
+        g = g.astype(np.float64)
+    return g
 
-    For a contiguous array (in either order) this is one BLAS pass without a
-    temporary (see `minibp._blas.all_finite`); the data set is checked once per
-    `train` call, so that pass matters for large data.
+
+def all_finite(x: NDArray) -> bool:
+    """Whether ``x`` holds no NaN or infinity.
+
+    The sum of a float array is finite only if every entry is (NaN and
+    infinity propagate), so one reduction without a temporary usually
+    settles it; only a sum that overflows is looked at entry by entry.
     """
-    if x.dtype.kind != "f":
+    with np.errstate(over="ignore", invalid="ignore"):
+        if math.isfinite(np.sum(x)):
+            return True
+    return bool(np.isfinite(x).all())
+
+
+def check_finite(x: NDArray, what: str) -> None:
+    """Raise `NonFiniteError` naming ``what`` and the first bad index if ``x`` holds NaN or infinity."""
+    if x.dtype.kind != "f" or all_finite(x):
         return
-    flat = x if x.flags.c_contiguous else x.T if x.T.flags.c_contiguous else None
-    if flat is not None and all_finite(flat):
-        return
-    if not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise NonFiniteError(
-            f"{what} contains non-finite values (first at index {tuple(int(i) for i in bad)}: {x[tuple(bad)]})"
-        )
+    bad = np.argwhere(~np.isfinite(x))[0]
+    raise NonFiniteError(
+        f"{what} contains non-finite values (first at index {tuple(int(i) for i in bad)}: {x[tuple(bad)]})"
+    )
 
 
 def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -63,3 +78,36 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def _number(owner: str, name: str, value: object) -> float:
+    if isinstance(value, bool):
+        raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}") from None
+
+
+def check_positive(owner: str, name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise `HyperparameterError` unless it is finite and > 0."""
+    number = _number(owner, name, value)
+    if not (math.isfinite(number) and number > 0):
+        raise HyperparameterError(f"{owner}: {name} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def check_non_negative(owner: str, name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise `HyperparameterError` unless it is finite and >= 0."""
+    number = _number(owner, name, value)
+    if not (math.isfinite(number) and number >= 0):
+        raise HyperparameterError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def check_unit_interval(owner: str, name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise `HyperparameterError` unless 0 <= value < 1."""
+    number = _number(owner, name, value)
+    if not (0.0 <= number < 1.0):
+        raise HyperparameterError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+    return number

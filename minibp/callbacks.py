@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._checks import check_positive
 from .errors import HyperparameterError
 from .module import Module
 
@@ -109,8 +110,6 @@ class HalveOnPlateau:
     """
 
     def __init__(self, eta: float, patience: int = 10, factor: float = 0.5, min_ratio: float = 1 / 128) -> None:
-        from .optim import check_positive
-
         self.eta = check_positive("HalveOnPlateau", "eta", eta)
         self.patience = _check_patience("HalveOnPlateau", patience)
         self.factor = check_positive("HalveOnPlateau", "factor", factor)

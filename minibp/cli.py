@@ -158,7 +158,7 @@ def _info(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         print(f"minibp info: error: {err}", file=sys.stderr)
         return 1
-    first = next((m for m in getattr(ckpt.net, "modules", [ckpt.net]) if hasattr(m, "n_in")), None)
+    first = next((m for m in ckpt.net.modules() if hasattr(m, "n_in")), None)
     print(f"{args.model}: minibp model, format version {ckpt.format_version}, written by minibp {ckpt.minibp_version}")
     if first is not None:
         print(summary(ckpt.net, first.n_in))

@@ -66,7 +66,25 @@ class DivergedError(NonFiniteError):
     Raised before the failing update is applied, so the parameters are left as
     they were after the last good step. A smaller learning rate ``eta`` is the
     usual cure.
+
+    Attributes:
+        epoch: the epoch in which training diverged (``None`` if not known).
+        mini_batch: the mini-batch of that epoch, counted from 0.
     """
+
+    def __init__(self, message: str, *, epoch: int | None = None, mini_batch: int | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.mini_batch = epoch, mini_batch
+
+    @classmethod
+    def at(cls, epoch: int, mini_batch: int, what: str, eta: object) -> DivergedError:
+        """The error `minibp.train` raises, on either path, when mini-batch ``mini_batch`` of ``epoch`` diverges."""
+        return cls(
+            f"training diverged in epoch {epoch}, mini-batch {mini_batch}: {what}. The parameters are as they "
+            f"were after the previous step. Try a smaller learning rate than {eta}.",
+            epoch=epoch,
+            mini_batch=mini_batch,
+        )
 
 
 class LabelError(MinibpError, ValueError):

@@ -12,26 +12,18 @@ BP1 is then ``sigmoid.backward(cost.backward())`` and BP2 is
 Where the book loops over the examples of a mini-batch, minibp handles them
 all at once: each array has one column per example.
 
-**Fused output gradients.** With the cross-entropy cost after a `Sigmoid`,
-or the log-likelihood cost after a `Softmax`, the derivative of the
-activation cancels and $\delta^L = (a^L - y)/m$ (the book's chapter 3). Those
-costs return a `minibp.costs.CostGradient`; when the activation that
-produced the cost's ``a`` receives it, its ``backward`` returns that
-$\delta^L$ as computed, instead of multiplying $\nabla_a C$ by the
-derivative (which is 0 where the output saturates, exactly where the
-cross-entropy should help most).
+The costs that pair with an output activation are in `minibp.costs`; the
+ones that take the weighted input $z$ directly (`SigmoidCrossEntropyCost`,
+`SoftmaxLogLikelihoodCost`) follow a `Dense` layer with no activation.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy.special import expit
 
-from ._checks import as_batch, as_generator
-from .costs import CostGradient
+from ._checks import as_batch, as_generator, check_gradient
 from .errors import HyperparameterError, ShapeError
 from .init import Initializer, get_initializer
 from .module import Module, Parameter
@@ -95,10 +87,6 @@ class Dense(Module):
         self.b = Parameter(np.asarray(b, dtype=dtype))
         self.x: NDArray | None = None
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        yield "w", self.w
-        yield "b", self.b
-
     def forward(self, x: NDArray) -> NDArray:
         r"""Compute $z = w x + b$ for a mini-batch.
 
@@ -108,32 +96,12 @@ class Dense(Module):
         Returns:
             Weighted input $z^l$, shape ``(n_out, m)``.
         """
-        w = self.w.data
-        if type(x) is not np.ndarray or x.ndim != 2 or x.shape[0] != self.n_in or x.dtype != w.dtype:
-            x = as_batch(x, self, self.n_in, w.dtype)
-        self.x = x
-        z = w.dot(x)  # eq. 17: z = w a + b
-        z += self.b.data
-        return z
-
-    def _accumulate(self, delta: NDArray) -> NDArray:
-        x = self.x
-        if x is None:
-            raise _no_forward(self)
-        if type(delta) is not np.ndarray:
-            delta = np.asarray(delta)
-        if delta.shape != (self.n_out, x.shape[1]):
-            raise ShapeError(
-                f"{self!r}.backward expected grad_output of shape {(self.n_out, x.shape[1])}, got {delta.shape}"
-            )
-        if delta.dtype != self.w.data.dtype:
-            delta = delta.astype(self.w.data.dtype)
-        self.b.accumulate_row_sums(delta)  # BP3: dC/db = delta (summed over the batch)
-        self.w.accumulate_matmul(delta, x.T)  # BP4: dC/dw = delta a_in^T
-        return delta
+        x = as_batch(x, self, self.n_in, self.w.data.dtype)
+        self.x = x  # kept for BP4
+        return self.w.data @ x + self.b.data  # eq. 17: z = w a + b
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        r"""Accumulate BP3 and BP4 and return $w^T \delta$.
+        r"""Add BP3 and BP4 into the gradients and return $w^T \delta$.
 
         Args:
             grad_output: $\delta^l = \partial C/\partial z^l$, shape ``(n_out, m)``.
@@ -142,12 +110,12 @@ class Dense(Module):
             $\partial C/\partial a^{l-1} = (w^l)^T \delta^l$, shape ``(n_in, m)``:
             the first half of BP2.
         """
-        delta = self._accumulate(grad_output)
-        return self.w.data.T.dot(delta)  # BP2, first half: (w^l)^T delta^l
-
-    def backward_parameters(self, grad_output: NDArray) -> None:
-        """Accumulate BP3 and BP4 only, skipping $w^T\\delta$ (see `Module.backward_parameters`)."""
-        self._accumulate(grad_output)
+        if self.x is None:
+            raise _no_forward(self)
+        delta = check_gradient(self, grad_output, (self.n_out, self.x.shape[1]))
+        self.b.grad += delta.sum(axis=1, keepdims=True)  # BP3: dC/db = delta, summed over the batch
+        self.w.grad += delta @ self.x.T  # BP4: dC/dw = delta a^T, summed over the batch
+        return self.w.data.T @ delta  # BP2, first half: (w^l)^T delta^l
 
     def __repr__(self) -> str:
         dtype = "" if self.w.data.dtype == np.float64 else f", dtype={self.w.data.dtype}"
@@ -189,28 +157,19 @@ class Sigmoid(Module):
             grad_output: $\partial C/\partial a$, shape ``(n, m)``.
 
         Returns:
-            $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)``;
-            for a `minibp.costs.CostGradient` of the cross-entropy cost on this
-            module's output, its $\delta^L = (a - y)/m$ unchanged.
+            $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)``.
         """
-        a = self.a
-        if a is not None and type(grad_output) is CostGradient and grad_output.fuses(self, a):
-            return grad_output.delta  # BP1 with the cross-entropy cost: delta^L = (a - y)/m, sigma' cancels
-        a, grad_output = _checked_gradient(self, a, grad_output)
-        sigmoid_prime = 1.0 - a
-        sigmoid_prime *= a  # sigma'(z) = sigma(z) (1 - sigma(z))
-        return np.multiply(grad_output, sigmoid_prime, out=sigmoid_prime)  # BP1/BP2: ... (*) sigma'(z)
+        a = _saved(self, self.a)
+        grad_output = check_gradient(self, grad_output, a.shape)
+        sigmoid_prime = a * (1 - a)  # sigma'(z) = sigma(z) (1 - sigma(z))
+        return grad_output * sigmoid_prime  # BP1 and BP2: ... (*) sigma'(z)
 
 
-def _checked_gradient(module: Module, cached: NDArray | None, grad_output: NDArray) -> tuple[NDArray, NDArray]:
-    """Return ``(cached, grad_output)`` after checking that forward ran and the shapes agree."""
-    if cached is None:
+def _saved(module: Module, value: NDArray | None) -> NDArray:
+    """Return what ``forward`` kept for ``backward``, or raise if ``forward`` has not run."""
+    if value is None:
         raise _no_forward(module)
-    if type(grad_output) is not np.ndarray:
-        grad_output = np.asarray(grad_output)
-    if grad_output.shape != cached.shape:
-        raise ShapeError(f"{module!r}.backward expected grad_output of shape {cached.shape}, got {grad_output.shape}")
-    return cached, grad_output
+    return value
 
 
 def _as_float(x: NDArray, owner: Module) -> NDArray:
@@ -257,10 +216,9 @@ class Tanh(Module):
         Returns:
             $\partial C/\partial z$, shape ``(n, m)``.
         """
-        a, grad_output = _checked_gradient(self, self.a, grad_output)
-        tanh_prime = np.multiply(a, a)
-        np.subtract(1.0, tanh_prime, out=tanh_prime)  # tanh'(z) = 1 - tanh(z)^2
-        return np.multiply(grad_output, tanh_prime, dtype=a.dtype)
+        a = _saved(self, self.a)
+        grad_output = check_gradient(self, grad_output, a.shape)
+        return grad_output * (1 - a * a)  # tanh'(z) = 1 - tanh(z)^2
 
 
 class ReLU(Module):
@@ -299,9 +257,9 @@ class ReLU(Module):
         Returns:
             $\partial C/\partial z$, shape ``(n, m)``.
         """
-        positive, grad_output = _checked_gradient(self, self.positive, grad_output)
-        dtype = grad_output.dtype if grad_output.dtype.kind == "f" else np.float64
-        return np.multiply(grad_output, positive, dtype=dtype)
+        positive = _saved(self, self.positive)
+        grad_output = check_gradient(self, grad_output, positive.shape)
+        return grad_output * positive  # 1 where z > 0, else 0
 
 
 class Identity(Module):
@@ -321,12 +279,7 @@ class Identity(Module):
 
     def backward(self, grad_output: NDArray) -> NDArray:
         """Return ``grad_output`` (shape ``(n, m)``) unchanged."""
-        if self._shape is None:
-            raise _no_forward(self)
-        grad_output = np.asarray(grad_output)
-        if grad_output.shape != self._shape:
-            raise ShapeError(f"{self!r}.backward expected grad_output of shape {self._shape}, got {grad_output.shape}")
-        return grad_output
+        return check_gradient(self, grad_output, _saved(self, self._shape))
 
 
 class Softmax(Module):
@@ -339,9 +292,9 @@ class Softmax(Module):
     Each column is shifted by its maximum before exponentiating, which leaves
     $a$ unchanged and keeps every exponent $\le 0$: no overflow for any finite
     $z$. The backward pass is the Jacobian-vector product above, computed
-    without forming the $n \times n$ Jacobian. Paired with
-    `minibp.costs.LogLikelihoodCost`, backward returns the fused
-    $\delta^L = (a - y)/m$.
+    without forming the $n \times n$ Jacobian. For the log-likelihood cost,
+    `minibp.costs.SoftmaxLogLikelihoodCost` on a `Dense` output is exact
+    where this module's $a$ rounds to 0.
     """
 
     def __init__(self) -> None:
@@ -372,20 +325,16 @@ class Softmax(Module):
         return e
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        r"""Multiply by the softmax Jacobian (or pass a fused $\delta^L$ through).
+        r"""Multiply by the softmax Jacobian.
 
         Args:
-            grad_output: $\partial C/\partial a$, shape ``(n, m)``, or the
-                `minibp.costs.CostGradient` of a log-likelihood cost on this
-                module's output.
+            grad_output: $\partial C/\partial a$, shape ``(n, m)``.
 
         Returns:
             $\partial C/\partial z = a \odot (g - \sum_k a_k g_k)$, shape ``(n, m)``.
         """
-        a = self.a
-        if a is not None and type(grad_output) is CostGradient and grad_output.fuses(self, a):
-            return grad_output.delta  # with the log-likelihood cost: delta^L = (a - y)/m
-        a, g = _checked_gradient(self, a, grad_output)
+        a = _saved(self, self.a)
+        g = check_gradient(self, grad_output, a.shape)
         inner = np.einsum("ij,ij->j", a, g)  # sum_k a_k dC/da_k, per column
         grad_input = np.subtract(g, inner, dtype=a.dtype)
         grad_input *= a
@@ -454,11 +403,7 @@ class Dropout(Module):
         Returns:
             $\\partial C/\\partial z$, shape ``(n, m)``.
         """
-        if self._shape is None:
-            raise _no_forward(self)
-        grad_output = np.asarray(grad_output)
-        if grad_output.shape != self._shape:
-            raise ShapeError(f"{self!r}.backward expected grad_output of shape {self._shape}, got {grad_output.shape}")
+        grad_output = check_gradient(self, grad_output, _saved(self, self._shape))
         if self.mask is None:
             return grad_output
         return grad_output * self.mask

@@ -1,205 +1,112 @@
-"""`Parameter` and `Module`: the protocol every layer and container follows.
+r"""`Parameter` and `Module`: the protocol every layer and container follows.
 
 A module maps a mini-batch to a mini-batch. Examples are **columns**: an
 input ``x`` of shape ``(n_in, m)`` holds ``m`` examples of ``n_in`` features,
-exactly as the book writes $a^{l-1}$ with one column per training input.
+as the book writes $a^{l-1}$ with one column per training input.
 
 The protocol is four verbs:
 
 * ``forward(x)`` computes the output and keeps on ``self`` only what
   ``backward`` will need (calling the module, ``module(x)``, is ``forward``);
-* ``backward(grad_output)`` receives $\\partial C/\\partial(\\text{output})$,
-  **adds** into each parameter's ``grad`` and returns
-  $\\partial C/\\partial(\\text{input})$;
-* ``parameters()`` lists the module's `Parameter` objects;
+* ``backward(grad_output)`` receives $\partial C/\partial(\text{output})$,
+  **adds** into each parameter's ``grad`` and returns $\partial C/\partial(\text{input})$;
+* ``parameters()`` lists the module's `Parameter` objects, its children's included;
 * ``zero_grad()`` sets every parameter's ``grad`` to zero in place.
 
-Updating the parameters is not a module's business: an optimizer from
-`minibp.optim` does it, so a module never imports one.
+A module finds its parameters and its children by itself: every attribute
+that holds a `Parameter` is a parameter, every attribute that holds a
+`Module` (or a list or tuple of them) is a child. Updating the parameters is
+not a module's business: an optimizer from `minibp.optim` does it.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._blas import add_matmul
+from .errors import ShapeError
 
-__all__ = ["Parameter", "Module"]
+__all__ = ["Parameter", "Module", "evaluation_mode"]
 
 
 class Parameter:
     """A trainable array and the gradient of the cost with respect to it.
 
+    Both are ordinary numpy arrays that stay the same objects for the
+    parameter's whole life: assigning to ``data`` or ``grad`` copies the new
+    values into the existing array (after checking the shape and that the
+    values are real numbers), so a reference taken earlier stays valid.
+
+    Args:
+        data: the initial values, a float32 or float64 array (copied).
+
     Attributes:
-        data: the values, updated in place by an optimizer.
+        data: the values; an optimizer updates them in place.
         grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype as
-            ``data``; modules add into it, ``zero_grad`` clears it.
-
-    Reading ``grad`` always gives the true gradient, but the array behind it
-    is only filled when something needs it:
-
-    * ``zero_grad`` just marks the gradient as zero; the next ``accumulate*``
-      call overwrites the array instead of adding to it.
-    * ``accumulate_matmul(a, b)`` on a zero gradient of a large matrix keeps
-      the two factors when they are much smaller than their product (copies,
-      except a read-only array that owns its memory, such as each mini-batch
-      `minibp.train.train` gathers). For
-      [784, 30, 10] and a mini-batch of 10, the first `Dense` weight gradient
-      $\\delta a^T$ is then a $30 \\times 10$ and a $10 \\times 784$ matrix instead
-      of $30 \\times 784$, and `SGD` applies $w \\to w - \\eta\\,\\delta a^T$ with one
-      BLAS call without ever writing the product out. Below ``FACTOR_MIN_SIZE``
-      entries, keeping the factors costs more than it saves and the product is
-      formed as usual. Anything that reads ``grad`` gets the product.
+            ``data``, zero at first; modules add into it, ``zero_grad`` clears it.
     """
 
-    FACTOR_MIN_SIZE = 8_192
-
-    __slots__ = ("data", "_grad", "_grad_is_zero", "_factors", "_ones")
+    __slots__ = ("_data", "_grad")
 
     def __init__(self, data: NDArray) -> None:
         data = np.asarray(data)
-        if data.dtype.kind != "f":
-            raise TypeError(f"Parameter data must be a floating-point array, got dtype {data.dtype}")
-        self.data: NDArray = np.array(data, order="C")
-        self._grad: NDArray = np.zeros_like(self.data)
-        self._grad_is_zero = False
-        self._factors: tuple[NDArray, NDArray] | None = None
-        self._ones: NDArray | None = None  # a vector of m ones, for accumulate_row_sums
+        if data.dtype not in (np.float32, np.float64):
+            raise TypeError(f"Parameter data must be float32 or float64, got dtype {data.dtype}")
+        self._data: NDArray = np.array(data, order="C")
+        self._grad: NDArray = np.zeros_like(self._data)
+
+    @property
+    def data(self) -> NDArray:
+        """The values (the same array object for the parameter's whole life)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: NDArray) -> None:
+        _copy_into(self._data, value, "data")
 
     @property
     def grad(self) -> NDArray:
-        """The gradient, same shape and dtype as ``data``."""
-        if self._grad_is_zero or self._factors is not None:
-            self._materialize()
+        """The gradient (the same array object for the parameter's whole life)."""
         return self._grad
 
     @grad.setter
     def grad(self, value: NDArray) -> None:
-        value = np.asarray(value)
-        if value.shape != self.data.shape:
-            raise ValueError(f"Parameter.grad must have shape {self.data.shape}, got {value.shape}")
-        self._grad[...] = value
-        self._grad_is_zero, self._factors = False, None
-
-    @property
-    def grad_factors(self) -> tuple[NDArray, NDArray] | None:
-        """``(a, b)`` with ``grad == a @ b`` while the gradient is held as two factors, else ``None``."""
-        return self._factors
+        _copy_into(self._grad, value, "grad")
 
     @property
     def shape(self) -> tuple[int, ...]:
         """The shape of ``data``."""
-        return self.data.shape
-
-    def _materialize(self) -> None:
-        """Write the gradient into its array (from the zero mark or the factors)."""
-        if self._factors is not None:
-            a, b = self._factors
-            add_matmul(self._grad, a, b, overwrite=True)
-        else:
-            self._grad.fill(0)
-        self._grad_is_zero, self._factors = False, None
+        return self._data.shape
 
     def zero_grad(self) -> None:
-        """Set ``grad`` to zero (lazily: nothing is written until it is next used)."""
-        self._grad_is_zero, self._factors = True, None
-
-    def accumulate(self, value: NDArray) -> None:
-        """Add ``value`` into ``grad``.
-
-        Args:
-            value: broadcastable to the parameter's shape.
-        """
-        if self._grad_is_zero:
-            self._grad_is_zero = False
-            np.copyto(self._grad, value)
-        else:
-            self.grad += value
-
-    def accumulate_row_sums(self, x: NDArray) -> None:
-        """Add the sums of the rows of ``x`` into ``grad``: a bias gradient summed over the mini-batch.
-
-        The sums are one BLAS matrix-vector product with a vector of ones
-        (half the time of ``x.sum(axis=1)`` for a mini-batch of 10).
-
-        Args:
-            x: shape ``(p, m)`` with ``(p, 1)`` the parameter's shape, same dtype.
-        """
-        ones = self._ones
-        if ones is None or ones.shape[0] != x.shape[1]:
-            ones = self._ones = np.ones(x.shape[1], dtype=self._grad.dtype)
-        if x.dtype != ones.dtype:
-            x = x.astype(ones.dtype)
-        if self._grad_is_zero:
-            self._grad_is_zero = False
-            x.dot(ones, out=self._grad.ravel())
-        else:
-            self.grad += x.dot(ones).reshape(self._grad.shape)
-
-    def accumulate_matmul(self, a: NDArray, b: NDArray) -> None:
-        """Add ``a @ b`` into ``grad`` with one BLAS call and no temporary array.
-
-        Right after ``zero_grad``, for a large gradient whose factors hold fewer
-        than half as many numbers as the product, the factors are kept instead
-        (see above).
-
-        Args:
-            a: shape ``(p, q)``.
-            b: shape ``(q, r)``, with ``(p, r)`` the parameter's shape.
-        """
-        if self._grad_is_zero:
-            p, r = self._grad.shape
-            if p * r >= self.FACTOR_MIN_SIZE and 2 * a.shape[1] * (p + r) <= p * r:
-                dtype = self._grad.dtype
-                a = np.array(a, dtype=dtype) if a.flags.writeable else _frozen_or_copy(a, dtype)  # delta: usually ours
-                self._factors = (a, _frozen_or_copy(b, dtype))
-            else:
-                add_matmul(self._grad, a, b, overwrite=True)
-            self._grad_is_zero = False
-        else:
-            add_matmul(self.grad, a, b)
-
-    def _rehome(self, data: NDArray, grad: NDArray) -> None:
-        """Move ``data`` and ``grad`` into the given arrays (views of an optimizer's buffers)."""
-        data[...] = self.data
-        grad[...] = self.grad
-        self.data, self._grad = data, grad
+        """Set ``grad`` to zero, in place."""
+        self._grad.fill(0)
 
     def __repr__(self) -> str:
-        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+        return f"Parameter(shape={self._data.shape}, dtype={self._data.dtype})"
 
 
-def _frozen_or_copy(x: NDArray, dtype: np.dtype) -> NDArray:
-    """Return ``x`` itself if nothing can change its values, else a copy (of ``dtype``).
-
-    An array is left as it is when it and every array it is a view of are
-    read-only and the last of them owns its memory: then its values can only
-    change if someone deliberately makes that owner writeable again. The
-    training loop hands the layers its mini-batches that way, which saves
-    copying the first layer's input for its factored weight gradient.
-    """
-    if x.dtype == dtype:
-        root = x
-        while not root.flags.writeable:
-            base = root.base
-            if base is None:
-                return x  # read-only down to the memory's owner
-            if type(base) is not np.ndarray:
-                break
-            root = base
-    return np.array(x, dtype=dtype)
+def _copy_into(target: NDArray, value: object, what: str) -> None:
+    """Copy ``value`` into ``target`` after checking its shape and kind (``p.data -= ...`` lands here too)."""
+    if value is target:
+        return  # an in-place operator such as p.data -= eta * p.grad has already done the work
+    value = np.asarray(value)
+    if value.shape != target.shape:
+        raise ShapeError(f"Parameter.{what} has shape {target.shape}; cannot assign an array of shape {value.shape}")
+    if value.dtype.kind not in "fiub":
+        raise TypeError(f"Parameter.{what} must be real numbers, got dtype {value.dtype}")
+    np.copyto(target, value, casting="unsafe")
 
 
 class Module:
     """Base class of every layer, activation and container.
 
-    Subclasses implement ``forward`` and ``backward``; those with parameters
-    also override ``named_parameters``. The defaults here make a module with
-    no parameters.
+    Subclasses implement ``forward`` and ``backward``. Parameters and
+    children are found among the attributes (see the module docstring), so a
+    layer only has to assign them: ``self.w = Parameter(...)``.
 
     Attributes:
         training: ``True`` in training mode (the default), ``False`` after
@@ -221,69 +128,116 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        """Back-propagate through the last ``forward``.
-
-        Adds $\\partial C/\\partial\\theta$ into ``grad`` of each parameter
-        $\\theta$ and returns $\\partial C/\\partial x$.
+        r"""Back-propagate through the last ``forward``: add into each ``grad``, return $\partial C/\partial x$.
 
         Args:
-            grad_output: $\\partial C/\\partial(\\text{output})$, shape ``(n_out, m)``.
+            grad_output: $\partial C/\partial(\text{output})$, shape ``(n_out, m)``.
 
         Returns:
-            $\\partial C/\\partial x$, shape ``(n_in, m)``.
+            $\partial C/\partial x$, shape ``(n_in, m)``.
         """
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
-    def backward_parameters(self, grad_output: NDArray) -> None:
-        """Like ``backward`` but without computing $\\partial C/\\partial x$.
+    def __call__(self, x: NDArray) -> NDArray:
+        return self.forward(x)
 
-        A container calls this on its first module when its caller does not
-        need the gradient with respect to the data (the training loop never
-        does). The default calls ``backward`` when the module has parameters and
-        does nothing otherwise; `Dense` overrides it to skip the product
-        $w^T\\delta$, a third of a layer's backward arithmetic.
+    # -- the tree of modules and its parameters -----------------------------------------------
 
-        Args:
-            grad_output: $\\partial C/\\partial(\\text{output})$, shape ``(n_out, m)``.
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def children(self) -> Iterator[Module]:
+        """Yield the direct sub-modules."""
+        for _, child in self.named_children():
+            yield child
+
+    def modules(self) -> Iterator[Module]:
+        """Yield this module and every module below it, depth first, each once."""
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield module
+                stack.extend(reversed(list(module.children())))
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(name, parameter)`` for this module and its children (``"w"``, ``"0.w"``, ...).
+
+        A parameter held in two places (tied weights) is yielded once, under its first name.
         """
-        if self.parameters():
-            self.backward(grad_output)
+        seen: set[int] = set()
+        for name, p in self._all_named_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, parameter)`` pairs, for example ``("w", ...)``."""
-        return iter(())
+    def _all_named_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child._all_named_parameters(f"{prefix}{name}.")
 
     def parameters(self) -> list[Parameter]:
-        """Return the module's parameters, in a fixed order."""
+        """Return the parameters, each once, in a fixed order."""
         return [p for _, p in self.named_parameters()]
 
     def zero_grad(self) -> None:
-        """Set the ``grad`` of every parameter to zero in place."""
+        """Set the ``grad`` of every parameter to zero, in place."""
         for p in self.parameters():
             p.zero_grad()
 
+    def state_dict(self) -> dict[str, NDArray]:
+        """Return a copy of every parameter's values, by name (``{"0.w": ..., "0.b": ...}``)."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, NDArray]) -> None:
+        """Copy values from a `state_dict` into the parameters, after checking every name and shape.
+
+        Raises:
+            KeyError: a name is missing or unexpected.
+            ShapeError: an array's shape differs from its parameter's.
+        """
+        named = dict(self.named_parameters())
+        missing, unexpected = sorted(set(named) - set(state)), sorted(set(state) - set(named))
+        if missing or unexpected:
+            raise KeyError(f"{self!r}.load_state_dict: missing {missing}, unexpected {unexpected}")
+        for name, p in named.items():
+            if np.shape(state[name]) != p.shape:
+                raise ShapeError(f"load_state_dict: {name} has shape {np.shape(state[name])}, expected {p.shape}")
+        for name, p in named.items():
+            p.data = state[name]
+
     def train(self, mode: bool = True) -> Module:
-        """Switch to training mode (or to evaluation mode with ``mode=False``)."""
-        self.training = bool(mode)
+        """Switch this module and all below it to training mode (evaluation mode with ``mode=False``)."""
+        for module in self.modules():
+            module.training = bool(mode)
         return self
 
     def eval(self) -> Module:
         """Switch to evaluation mode; same as ``train(False)``."""
         return self.train(False)
 
-    def __call__(self, x: NDArray) -> NDArray:
-        return self.forward(x)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 @contextlib.contextmanager
-def _evaluation_mode(module: Module) -> Iterator[Module]:
+def evaluation_mode(module: Module) -> Iterator[Module]:
     """Run the ``with`` block with ``module`` in evaluation mode, then restore the mode it had."""
-    was_training = module.training
+    modes = [(m, m.training) for m in module.modules()]
     module.eval()
     try:
         yield module
     finally:
-        module.train(was_training)
+        for m, mode in modes:
+            m.training = mode

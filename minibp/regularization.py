@@ -29,10 +29,11 @@ decoupled form with Adam is PyTorch's ``AdamW``, the coupled form is the
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-from ._blas import add_scaled, sum_of_squares
+import numpy as np
+
+from ._checks import check_non_negative
 from .errors import HyperparameterError
 from .module import Module, Parameter
 
@@ -56,16 +57,6 @@ def _weights(owner: str, target: Module | Iterable[Parameter]) -> list[Parameter
         if not isinstance(p, Parameter):
             raise TypeError(f"{owner}: item {i} is {type(p).__name__}, not a Parameter")
     return params
-
-
-def _check_non_negative(owner: str, name: str, value: object) -> float:
-    try:
-        value = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise HyperparameterError(f"{owner}: {name} must be a finite number >= 0, got {value!r}")
-    return value
 
 
 class Regularizer:
@@ -108,21 +99,21 @@ class L2(Regularizer):
 
     def __init__(self, target: Module | Iterable[Parameter], lmbda: float, n: int) -> None:
         self.weights = _weights("L2", target)
-        self.lmbda = _check_non_negative("L2", "lmbda", lmbda)
+        self.lmbda = check_non_negative("L2", "lmbda", lmbda)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise HyperparameterError(f"L2: n (the training-set size) must be an integer >= 1, got {n!r}")
         self.n = n
 
     def penalty(self) -> float:
         r"""Return $\frac{\lambda}{2n}\sum_w w^2$."""
-        total = sum(sum_of_squares(p.data) for p in self.weights)
+        total = sum(float(np.vdot(p.data, p.data)) for p in self.weights)
         return 0.5 * self.lmbda / self.n * total  # eq. 85: (lambda / 2n) sum_w w^2
 
     def add_gradient(self) -> None:
         r"""Add $\frac{\lambda}{n} w$ to each weight's ``grad``."""
         scale = self.lmbda / self.n
         for p in self.weights:
-            add_scaled(p.grad, scale, p.data)  # eq. 87: dC/dw = dC0/dw + (lambda/n) w
+            p.grad += scale * p.data  # eq. 87: dC/dw = dC0/dw + (lambda/n) w
 
     def __repr__(self) -> str:
         return f"L2(lmbda={self.lmbda}, n={self.n})"
@@ -143,7 +134,7 @@ class WeightDecay(Regularizer):
 
     def __init__(self, target: Module | Iterable[Parameter], wd: float) -> None:
         self.weights = _weights("WeightDecay", target)
-        self.wd = _check_non_negative("WeightDecay", "wd", wd)
+        self.wd = check_non_negative("WeightDecay", "wd", wd)
 
     def before_update(self, eta: float) -> None:
         r"""Multiply each weight by $1 - \eta\,\mathrm{wd}$."""

@@ -10,6 +10,7 @@ and BP2 passes through it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from typing import overload
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -17,16 +18,19 @@ from numpy.typing import DTypeLike, NDArray
 from ._checks import as_generator
 from .init import Initializer
 from .layers import Dense, Sigmoid
-from .module import Module, Parameter
+from .module import Module
 
 __all__ = ["Sequential", "mlp"]
 
 
 class Sequential(Module):
-    """A chain of modules. Indexable (``net[0].w``), iterable and sized.
+    """A chain of modules. Indexable (``net[0].w``; a slice is a `Sequential`), iterable and sized.
 
     Args:
         *modules: the modules, first to last.
+
+    Attributes:
+        layers: the list of modules.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -35,10 +39,10 @@ class Sequential(Module):
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: item {i} is {type(module).__name__}, not a Module")
-        self.modules: list[Module] = list(modules)
+        self.layers: list[Module] = list(modules)
 
     def forward(self, x: NDArray) -> NDArray:
-        """Feed ``x`` forward through every module.
+        """Feed ``x`` forward through every module: eq. 17 layer after layer.
 
         Args:
             x: input, shape ``(n_in, m)`` of the first module.
@@ -46,12 +50,12 @@ class Sequential(Module):
         Returns:
             Output of the last module, shape ``(n_out, m)``.
         """
-        for module in self.modules:
+        for module in self.layers:
             x = module.forward(x)
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        """Back-propagate through every module, last to first.
+        """Back-propagate through every module, last to first: BP1 and BP2 fall out of this loop.
 
         Args:
             grad_output: gradient of the cost with respect to the output, shape ``(n_out, m)``.
@@ -59,40 +63,32 @@ class Sequential(Module):
         Returns:
             Gradient with respect to the input, shape ``(n_in, m)``.
         """
-        for module in reversed(self.modules):
+        for module in reversed(self.layers):
             grad_output = module.backward(grad_output)
         return grad_output
 
-    def backward_parameters(self, grad_output: NDArray) -> None:
-        """Back-propagate, skipping the gradient with respect to the input."""
-        modules = self.modules
-        for module in reversed(modules[1:]):
-            grad_output = module.backward(grad_output)
-        modules[0].backward_parameters(grad_output)
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """Yield ``("0", first module)``, ``("1", second module)``, ..."""
+        for i, module in enumerate(self.layers):
+            yield str(i), module
 
-    def named_parameters(self) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``("0.w", ...)``, ``("0.b", ...)``, ... in module order."""
-        for i, module in enumerate(self.modules):
-            for name, p in module.named_parameters():
-                yield f"{i}.{name}", p
-
-    def train(self, mode: bool = True) -> Sequential:
-        self.training = bool(mode)
-        for module in self.modules:
-            module.train(mode)
-        return self
-
-    def __getitem__(self, index: int) -> Module:
-        return self.modules[index]
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+    def __getitem__(self, index: int | slice) -> Module | Sequential:
+        if isinstance(index, slice):
+            return Sequential(*self.layers[index])
+        return self.layers[index]
 
     def __len__(self) -> int:
-        return len(self.modules)
+        return len(self.layers)
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self.modules)
+        return iter(self.layers)
 
     def __repr__(self) -> str:
-        inner = ",\n".join(f"  {m!r}" for m in self.modules)
+        inner = ",\n".join(f"  {m!r}" for m in self.layers)
         return f"Sequential(\n{inner}\n)"
 
 

@@ -25,16 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .module import Module, _evaluation_mode
+from .module import Module, evaluation_mode
+from .sequential import Sequential
 
 __all__ = ["summary"]
 
 
 def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str, str, int]]) -> np.ndarray:
-    children = getattr(module, "modules", None)
-    if isinstance(children, list) and children and all(isinstance(c, Module) for c in children):
-        for i, child in enumerate(children):
-            x = _rows(child, x, f"{prefix}{i}.", rows)
+    if isinstance(module, Sequential):
+        for name, child in module.named_children():
+            x = _rows(child, x, f"{prefix}{name}.", rows)
         return x
     out = module.forward(x)
     size = sum(p.data.size for _, p in module.named_parameters())
@@ -69,7 +69,7 @@ def summary(net: Module, input_size: int | tuple[int, ...]) -> str:
     params = [p for _, p in net.named_parameters()]
     dtype = params[0].data.dtype if params else np.dtype(np.float64)
     rows: list[tuple[str, str, str, int]] = []
-    with _evaluation_mode(net):
+    with evaluation_mode(net):
         _rows(net, np.zeros((n_in, 1), dtype=dtype), "", rows)
     header = ("#", "Module", "Output shape", "Parameters")
     table = [header] + [(index, name, shape, f"{count:,}") for index, name, shape, count in rows]

@@ -41,13 +41,16 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-from ._checks import as_generator, check_finite
+from . import fast
+from ._checks import as_generator, check_finite, check_positive
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size, minibatch_indices
 from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteError, ShapeError
-from .module import Module, _evaluation_mode
-from .optim import Optimizer, check_positive
+from .layers import ReLU, Sigmoid, Softmax, Tanh
+from .module import Module, evaluation_mode
+from .optim import Optimizer
 from .regularization import Regularizer
+from .sequential import Sequential
 
 __all__ = ["History", "train", "evaluate", "accuracy", "predict"]
 
@@ -124,7 +127,7 @@ class History:
 
 def _output_size(net: Module, X: NDArray, what: str) -> int:
     """Run one example through ``net`` to learn (and check) the output size."""
-    with _evaluation_mode(net):
+    with evaluation_mode(net):
         try:
             out = net.forward(X[:, :1])
         except ShapeError as err:  # the module saw one probe column: say what the caller passed
@@ -182,7 +185,7 @@ def _batches(X: NDArray, size: int = _CHUNK) -> Iterator[tuple[slice, NDArray]]:
 
 
 def _forward_eval(net: Module, X: NDArray) -> Iterator[tuple[slice, NDArray]]:
-    with _evaluation_mode(net):
+    with evaluation_mode(net):
         for s, x in _batches(X):
             yield s, net.forward(x)
 
@@ -277,6 +280,7 @@ def train(
     callbacks: Sequence[object] = (),
     regularization: Regularizer | Sequence[Regularizer] | None = None,
     monitor_training: bool = False,
+    fused: bool | None = None,
 ) -> History:
     """Train ``net`` with mini-batch stochastic gradient descent.
 
@@ -314,6 +318,11 @@ def train(
         monitor_training: also record the cost and accuracy on the whole
             training set after each epoch (network2's training monitors; one
             more pass over the data).
+        fused: ``None`` (default) runs each epoch with `minibp.fast` when it
+            accepts the network, cost, optimizer and regularisers, and with the
+            modules' own ``forward``/``backward`` otherwise; ``False`` always
+            uses the modules; ``True`` raises ``ValueError`` naming what the
+            fused path does not accept. Both compute the same steps (tested).
 
     Returns:
         The `History` of the run.
@@ -321,10 +330,13 @@ def train(
     Raises:
         ShapeError, LabelError, NonFiniteError, HyperparameterError: bad data
             or settings, detected before any parameter changes.
+        ValueError: ``fused=True`` for a run the fused path does not accept,
+            or a cost of $z$ after an output activation.
         DivergedError: the cost or a gradient became NaN or infinite; the
             parameters are left as they were before the failing step.
     """
     cost = QuadraticCost() if cost is None else cost
+    _check_cost_fits(net, cost)
     epochs = _check_count("epochs", epochs, 0)
     X, y = training_data
     X = _check_inputs(X, "train")
@@ -348,6 +360,17 @@ def train(
     rng = as_generator(rng)
     x_rows = X.T  # the examples as rows (N, n_in), without copying
     step = _step_with(optimizer, regularizers)
+    fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers) if fused is not False else (None, "fused=False")
+    if fused and fused_epoch is None:
+        raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
+    x_bound = float(np.abs(X).max()) if fused_epoch is not None else 0.0
+    if verbose:
+        print(
+            "Training with the fused epoch (minibp.fast)"
+            if fused_epoch is not None
+            else f"Training with the modules' forward and backward ({reason})",
+            flush=True,
+        )
 
     history = History(evaluation_size=0 if evaluation_data is None else Xe.shape[1], training_size=n)
     for callback in callbacks:
@@ -362,12 +385,18 @@ def train(
             optimizer.eta = check_positive("train: schedule", "eta", eta)
         start = time.perf_counter()
         bar = _progress(-(-n // m), f"Epoch {j}", progress)
+        batches = minibatch_indices(n, m, rng)
+        if bar is not None:
+            batches = _counted(batches, bar)
         try:
             with _blas_limit(blas_threads):
-                total_cost = _run_epoch(
-                    j, net, cost, optimizer, step, x_rows, target_rows, minibatch_indices(n, m, rng), bar
-                )
+                if fused_epoch is not None:
+                    total_cost = fused_epoch.run(j, x_rows, target_rows, batches, optimizer.eta, x_bound)  # type: ignore[attr-defined]
+                else:
+                    total_cost = _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches)
         finally:
+            net.zero_grad()  # both paths leave every gradient zeroed
+            optimizer.zero_grad()
             if bar is not None:
                 bar.close()
         history.epoch.append(j)
@@ -460,34 +489,46 @@ def _blas_limit(threads: int | None):
     return _controller.limit(limits=threads, user_api="blas")
 
 
-def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches, bar) -> float:
-    """The inner loop of `train`: one pass over the mini-batches of epoch ``j``; returns the summed cost."""
+def _counted(batches: Iterator[NDArray], bar) -> Iterator[NDArray]:
+    for idx in batches:
+        yield idx
+        bar.update(1)
+
+
+def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches) -> float:
+    """One epoch through the modules: forward, cost, backward, step per mini-batch; returns the summed cost."""
     total_cost = 0.0
     for k, idx in enumerate(batches):
-        batch = x_rows.take(idx, axis=0)
-        batch.setflags(write=False)  # never written: layers may keep it instead of a copy
-        x = batch.T  # (n_in, m), one contiguous column per example
-        t = target_rows.take(idx, axis=0).T
+        x = x_rows.take(idx, axis=0).T  # (n_in, m), one contiguous column per example
+        y = target_rows.take(idx, axis=0).T
         a = net.forward(x)
-        c = cost.forward(a, t)
+        c = cost.forward(a, y)
         if not math.isfinite(c):
-            raise DivergedError(
-                f"training diverged in epoch {j}, mini-batch {k}: the cost is {c}. The parameters are as they "
-                f"were after the previous step. Try a smaller learning rate than {getattr(optimizer, 'eta', '?')}."
-            )
+            raise DivergedError.at(j, k, f"the cost is {c}", getattr(optimizer, "eta", "?"))
         optimizer.zero_grad()
-        net.backward_parameters(cost.backward())
+        net.backward(cost.backward())
         try:
             step()
         except NonFiniteError as err:
-            raise DivergedError(
-                f"training diverged in epoch {j}, mini-batch {k}: {err}. Try a smaller learning rate than "
-                f"{getattr(optimizer, 'eta', '?')}."
-            ) from err
+            raise DivergedError.at(j, k, str(err), getattr(optimizer, "eta", "?")) from err
         total_cost += c * len(idx)
-        if bar is not None:
-            bar.update(1)
     return total_cost
+
+
+def _check_cost_fits(net: Module, cost: Cost) -> None:
+    """Refuse a cost of z after an output activation: the activation would be applied twice."""
+    if getattr(cost, "takes", "a") != "z":
+        return
+    last = net
+    while isinstance(last, Sequential):  # the last module of nested chains
+        last = last.layers[-1]
+    if isinstance(last, (Sigmoid, Softmax, Tanh, ReLU)):
+        name = type(last).__name__
+        raise ValueError(
+            f"train: {cost!r} takes the weighted input z of a final Dense, but the network ends in {name}: "
+            f"remove the final {name} (the cost applies its own activation), or use a cost of a "
+            "such as CrossEntropyCost or LogLikelihoodCost"
+        )
 
 
 def _evaluate_with_cost(net: Module, cost: Cost, X: NDArray, target_rows: NDArray, y: NDArray) -> tuple[int, float]:
