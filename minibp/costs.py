@@ -97,7 +97,7 @@ def _check_pair(owner: Cost, a: object, y: object) -> tuple[NDArray, NDArray]:
 
 def _saved(cost: Cost, value: NDArray | None) -> NDArray:
     if value is None:
-        raise RuntimeError(f"{cost!r}: backward called before forward")
+        raise RuntimeError(f"{type(cost).__name__}: backward called before forward")
     return value
 
 

@@ -92,8 +92,8 @@ class Optimizer:
             if not all_finite(p.grad):
                 bad = int(np.count_nonzero(~np.isfinite(p.grad)))
                 raise NonFiniteError(
-                    f"{type(self).__name__}: the gradient of parameter {i} {p.shape} has {bad} non-finite "
-                    "entries; nothing was updated"
+                    f"{type(self).__name__}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
+                    "no parameter was changed"
                 )
 
     def step(self) -> None:

@@ -1,10 +1,10 @@
-"""Cross-entropy and log-likelihood costs: values, gradients, fused output errors, stability, PyTorch equivalences."""
+"""Cross-entropy and log-likelihood costs of a and of z: values, gradients, output errors, stability, PyTorch equivalences."""
 
 import numpy as np
 import pytest
 
 import minibp as bp
-from minibp.costs import CostGradient, CrossEntropyCost, LogLikelihoodCost, SoftmaxLogLikelihoodCost
+from minibp.costs import CrossEntropyCost, LogLikelihoodCost, SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost
 from minibp.gradcheck import gradcheck
 from minibp.layers import Softmax
 
@@ -43,6 +43,10 @@ CASES = {
         lambda rng: bp.Sequential(bp.Dense(5, 4, rng=rng), bp.Sigmoid(), bp.Dense(4, 3, rng=rng), Softmax()),
         LogLikelihoodCost,
     ),
+    "sigmoid cross-entropy on z": (
+        lambda rng: bp.Sequential(bp.Dense(5, 4, rng=rng), bp.Sigmoid(), bp.Dense(4, 3, rng=rng)),
+        SigmoidCrossEntropyCost,
+    ),
     "softmax log-likelihood on z": (
         lambda rng: bp.Sequential(bp.Dense(5, 4, rng=rng), bp.Sigmoid(), bp.Dense(4, 3, rng=rng)),
         SoftmaxLogLikelihoodCost,
@@ -78,38 +82,51 @@ def test_log_likelihood_values(rng):
     assert SoftmaxLogLikelihoodCost()(z, y) == pytest.approx(expected, rel=1e-13)
 
 
-def test_cross_entropy_delta_is_exactly_a_minus_y_over_m(rng):
+def test_cross_entropy_after_sigmoid_gives_a_minus_y_over_m_and_the_z_cost_gives_it_exactly(rng):
     net = sigmoid_net(rng)
     x, y = rng.standard_normal((5, 7)), one_hot(rng, 3, 7)
     cost = CrossEntropyCost()
     a = net(x)
     cost(a, y)
     g = cost.backward()
-    assert type(g) is CostGradient
-    np.testing.assert_array_equal(net[3].backward(g), (a - y) / 7)  # BP1: sigma' cancels, bit for bit
+    assert type(g) is np.ndarray  # an honest grad_a C, nothing attached
+    np.testing.assert_allclose(g, (a - y) / (7 * a * (1 - a)), rtol=1e-14)
+    np.testing.assert_allclose(net[3].backward(g), (a - y) / 7, rtol=1e-12, atol=1e-16)  # BP1: sigma' cancels
+    z = net[:3](x)
+    on_z = SigmoidCrossEntropyCost()
+    assert on_z(z, y) == pytest.approx(cost(a, y), rel=1e-13)
+    np.testing.assert_array_equal(on_z.backward(), (a - y) / 7)  # delta^L = (sigma(z) - y)/m, bit for bit
 
 
-def test_log_likelihood_delta_after_softmax_is_exactly_a_minus_y_over_m(rng):
+def test_log_likelihood_delta_after_softmax_is_a_minus_y_over_m(rng):
     z, y = rng.standard_normal((4, 6)), one_hot(rng, 4, 6)
     softmax, cost = Softmax(), LogLikelihoodCost()
     a = softmax(z)
     cost(a, y)
-    np.testing.assert_array_equal(softmax.backward(cost.backward()), (a - y) / 6)
-    fused = SoftmaxLogLikelihoodCost()
-    assert fused(z, y) == pytest.approx(cost(a, y), rel=1e-14)
-    np.testing.assert_allclose(fused.backward(), (a - y) / 6, rtol=1e-14, atol=1e-17)
+    np.testing.assert_allclose(softmax.backward(cost.backward()), (a - y) / 6, rtol=1e-12, atol=1e-16)
+    on_z = SoftmaxLogLikelihoodCost()
+    assert on_z(z, y) == pytest.approx(cost(a, y), rel=1e-14)
+    np.testing.assert_allclose(on_z.backward(), (a - y) / 6, rtol=1e-14, atol=1e-17)
 
 
-def test_saturated_sigmoid_still_learns_with_cross_entropy_but_not_quadratic():
-    a_z = np.array([[40.0, -800.0], [-800.0, 800.0]])  # sigma rounds to exactly 1 or 0 here
+def test_costs_say_what_they_take():
+    assert [c.takes for c in (bp.QuadraticCost(), CrossEntropyCost(), LogLikelihoodCost())] == ["a"] * 3
+    assert [c.takes for c in (SigmoidCrossEntropyCost(), SoftmaxLogLikelihoodCost())] == ["z"] * 2
+
+
+def test_only_a_cost_of_z_still_learns_where_the_sigmoid_saturates():
+    z = np.array([[40.0, -800.0], [-800.0, 800.0]])  # sigma rounds to exactly 1 or 0 here
     sigmoid = bp.Sigmoid()
-    a = sigmoid(a_z)
+    a = sigmoid(z)
     y = np.array([[0.0, 1.0], [1.0, 0.0]])  # every output maximally wrong
     assert set(np.unique(a)) == {0.0, 1.0}
     ce = CrossEntropyCost()
     value = ce(a, y)
     assert np.isfinite(value) and value > 30  # clipped at ln(2^-53) per output, no log(0), no warning
-    np.testing.assert_array_equal(sigmoid.backward(ce.backward()), (a - y) / 2)
+    assert not sigmoid.backward(ce.backward()).any()  # sigma'(z) = 0 in floating point: the cancellation is lost
+    on_z = SigmoidCrossEntropyCost()
+    assert on_z(z, y) == pytest.approx((40 + 800 + 800 + 800) / 2)  # ln(1 + e^|z|) = |z| here
+    np.testing.assert_array_equal(on_z.backward(), (a - y) / 2)  # the full error, still learning
     quadratic = bp.QuadraticCost()
     quadratic(a, y)
     assert not sigmoid.backward(quadratic.backward()).any()  # the learning slowdown of chapter 3
@@ -122,29 +139,14 @@ def test_cost_gradients_are_finite_and_quiet_at_the_extremes():
         assert np.isfinite(cost(a, y))
         assert np.isfinite(np.asarray(cost.backward())).all()
     z = np.array([[1e4, -1e4], [-1e4, 1e4], [0.0, 0.0]])
-    fused = SoftmaxLogLikelihoodCost()
-    value = fused(z, np.eye(3)[:, [1, 1]])
-    assert value == pytest.approx((2e4 + 0.0) / 2)
-    assert np.isfinite(fused.backward()).all()
-
-
-def test_a_cost_gradient_is_not_fused_into_an_unrelated_activation(rng):
-    z, y = rng.standard_normal((3, 4)), one_hot(rng, 3, 4)
-    sigmoid = bp.Sigmoid()
-    a = sigmoid(z)
-    cost = CrossEntropyCost()
-    cost(a.copy(), y)  # not the sigmoid's own output array
-    g = cost.backward()
-    expected = np.asarray(g) * a * (1 - a)
-    np.testing.assert_allclose(sigmoid.backward(g), expected, rtol=1e-15)
-    assert (2 * g).delta is None  # derived arrays carry no delta
-    softmax = Softmax()
-    softmax(z)
-    assert not g.fuses(softmax, softmax.a)
+    for on_z, expected in ((SoftmaxLogLikelihoodCost(), (2e4 + 0.0) / 2), (SigmoidCrossEntropyCost(), None)):
+        value = on_z(z, np.eye(3)[:, [1, 1]])
+        assert np.isfinite(value) and (expected is None or value == pytest.approx(expected))
+        assert np.isfinite(on_z.backward()).all()
 
 
 def test_backward_before_forward_and_shape_errors():
-    for make in (CrossEntropyCost, LogLikelihoodCost, SoftmaxLogLikelihoodCost):
+    for make in (CrossEntropyCost, LogLikelihoodCost, SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost):
         with pytest.raises(RuntimeError, match="before forward"):
             make().backward()
         with pytest.raises(bp.ShapeError, match=r"\(3, 2\).*\(2, 3\)"):
@@ -154,7 +156,7 @@ def test_backward_before_forward_and_shape_errors():
 def test_float32_costs_stay_float32(rng):
     a = rng.uniform(0.1, 0.9, (3, 4)).astype(np.float32)
     y = one_hot(rng, 3, 4).astype(np.float32)
-    for cost in (CrossEntropyCost(), LogLikelihoodCost(), SoftmaxLogLikelihoodCost()):
+    for cost in (CrossEntropyCost(), LogLikelihoodCost(), SigmoidCrossEntropyCost(), SoftmaxLogLikelihoodCost()):
         cost(a, y)
         assert np.asarray(cost.backward()).dtype == np.float32
 
@@ -210,8 +212,8 @@ EQUIVALENCES = {
         lambda nn, m: nn.BCELoss(),
         lambda eta, n_L: eta * n_L,
     ),
-    "cross-entropy = BCEWithLogitsLoss(mean), lr n_L": (
-        CrossEntropyCost,
+    "sigmoid cross-entropy = BCEWithLogitsLoss(mean), lr n_L": (
+        SigmoidCrossEntropyCost,
         "logits",
         lambda nn, m: nn.BCEWithLogitsLoss(),
         lambda eta, n_L: eta * n_L,
@@ -250,8 +252,8 @@ def test_pytorch_equivalence_table(row, rng):
     x = rng.standard_normal((5, m))
     y = rng.dirichlet(np.ones(n_L), m).T if "soft targets" in row else one_hot(rng, n_L, m)
     layers = [bp.Dense(5, 3, rng=rng), bp.Sigmoid(), bp.Dense(3, n_L, rng=rng)]
-    if output == "sigmoid" or (output == "logits" and make_cost is CrossEntropyCost):
-        layers.append(bp.Sigmoid())  # minibp's net outputs a = sigma(z); BCEWithLogitsLoss takes z itself
+    if output == "sigmoid":
+        layers.append(bp.Sigmoid())
     elif output == "softmax":
         layers.append(Softmax())
     net = bp.Sequential(*layers)

@@ -51,15 +51,20 @@ def test_backward_adds_into_grad_until_zero_grad(rng):
     assert not layer.w.grad.any() and not layer.b.grad.any()
 
 
-def test_backward_parameters_matches_backward(rng):
-    a, b = bp.Dense(50, 60, rng=1), bp.Dense(50, 60, rng=1)
-    x = rng.standard_normal((50, 10))
-    delta = rng.standard_normal((60, 10))
-    a(x), b(x)
-    a.backward(delta)
-    assert b.backward_parameters(delta) is None
-    np.testing.assert_array_equal(a.w.grad, b.w.grad)
-    np.testing.assert_array_equal(a.b.grad, b.b.grad)
+def test_parameter_arrays_never_move_and_assignment_copies_in(rng):
+    layer = bp.Dense(4, 3, rng=rng)
+    data, grad = layer.w.data, layer.w.grad
+    layer.w.data = np.ones((3, 4))
+    layer.w.grad = np.full((3, 4), 2)  # integers are real numbers: converted
+    layer.w.data -= 0.5 * layer.w.grad
+    assert layer.w.data is data and layer.w.grad is grad
+    np.testing.assert_array_equal(data, 0.0)
+    with pytest.raises(bp.ShapeError, match=r"\(3, 4\).*\(4, 3\)"):
+        layer.w.data = np.ones((4, 3))
+    with pytest.raises(TypeError, match="real numbers"):
+        layer.w.grad = np.ones((3, 4), dtype=complex)
+    layer.zero_grad()
+    assert layer.w.grad is grad and not grad.any()
 
 
 def test_dense_shapes_and_default_init(rng):
@@ -132,14 +137,13 @@ def test_inputs_are_not_mutated(rng):
     np.testing.assert_array_equal(g, g_before)
 
 
-def test_bias_gradient_sums_rows_in_any_dtype_and_layout(rng):
-    from minibp.module import Parameter
-
-    p = Parameter(np.zeros((3, 1)))
+def test_dense_backward_adds_bp3_and_bp4_for_any_dtype_and_layout(rng):
+    layer = bp.Dense(3, 2, rng=rng)
     x = rng.standard_normal((3, 5))
-    p.zero_grad()
-    p.accumulate_row_sums(np.asfortranarray(x).astype(np.float32))  # converted to the parameter's dtype
-    p.accumulate_row_sums(x)
-    p.accumulate_row_sums(x[:, :2])  # another mini-batch size
-    expected = 2 * x.sum(axis=1, keepdims=True) + x[:, :2].sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(p.grad, expected, rtol=1e-6)
+    delta = rng.standard_normal((2, 5))
+    for x_in, d_in in ((np.asfortranarray(x), delta.astype(np.float32)), (x[:, ::1], np.asfortranarray(delta))):
+        layer(x_in)
+        layer.backward(d_in)
+    np.testing.assert_allclose(layer.b.grad, 2 * delta.sum(axis=1, keepdims=True), rtol=1e-6)  # BP3, twice
+    np.testing.assert_allclose(layer.w.grad, 2 * delta @ x.T, rtol=1e-6)  # BP4, twice
+    assert layer.w.grad.dtype == np.float64

@@ -46,15 +46,11 @@ def fill_gradients(params, rng):
 
 
 @pytest.mark.parametrize("kind", list(OPTIMIZERS))
-@pytest.mark.parametrize("shared_storage", [True, False])
-def test_updates_follow_the_documented_formulas(kind, shared_storage, rng):
-    net = bp.mlp([60, 50, 3], rng=rng)  # 3000+ weights: the BLAS path of the flat buffer
+def test_updates_follow_the_documented_formulas(kind, rng):
+    net = bp.mlp([60, 50, 3], rng=rng)
     params = net.parameters()
     start = [p.data.copy() for p in params]
     optimizer = OPTIMIZERS[kind](params)
-    if not shared_storage:
-        SGD(params, eta=1.0)  # takes the storage over: the per-parameter path runs
-        assert optimizer.flat_data is None
     history = [[] for _ in params]
     for _ in range(4):
         for h, g in zip(history, fill_gradients(params, rng)):
@@ -198,7 +194,7 @@ def test_load_state_dict_validates_everything_before_changing_anything():
     for state, error, match in cases:
         with pytest.raises(error, match=match):
             optimizer.load_state_dict(state)
-        assert optimizer.mu == 0.5 and not optimizer.velocity.any()
+        assert optimizer.mu == 0.5 and not any(v.any() for v in optimizer.velocity)
     adam = Adam(net.parameters())
     state = adam.state_dict()
     state["t"] = 2.5
@@ -206,7 +202,7 @@ def test_load_state_dict_validates_everything_before_changing_anything():
         adam.load_state_dict(state)
     optimizer.load_state_dict(npz_round_trip(good))  # strings and floats come back as 0-d arrays
     np.testing.assert_array_equal(net[0].w.data.shape, (2, 3))
-    np.testing.assert_array_equal(optimizer.velocity[:6], 1.0)
+    np.testing.assert_array_equal(optimizer.velocity[0], 1.0)
 
 
 def test_float32_state_stays_float32(rng):
@@ -214,7 +210,7 @@ def test_float32_state_stays_float32(rng):
     optimizer = Adam(net.parameters())
     fill_gradients(net.parameters(), rng)
     optimizer.step()
-    assert optimizer.first_moment.dtype == np.float32
+    assert all(m.dtype == np.float32 for m in optimizer.first_moment + optimizer.second_moment)
     assert net[0].w.data.dtype == np.float32
 
 

@@ -33,6 +33,7 @@ BUILTINS = {
     "TypeError": "an argument of the wrong kind",
     "ValueError": "another bad argument",
     "RuntimeError": "backward called before forward",
+    "KeyError": "a state_dict with missing or unexpected names",
     "NotImplementedError": "an abstract method",
     "OSError": "a failed read or write",
     "FileNotFoundError": "a missing file",
@@ -47,6 +48,7 @@ INDIRECT = {
     "_Failure": "testing: internal, caught and turned into the AssertionError report",
     "_Mismatch": "data.remote: internal, caught and turned into a ChecksumError",
     "cls": "data.remote: ChecksumError or DownloadError",
+    "DivergedError.at": "errors: the DivergedError of a diverging mini-batch, one message for both training paths",
 }
 
 

@@ -51,7 +51,7 @@ def build(draw, name: str) -> tuple[bp.Module, int]:
         # biases a ReLU's 0 output makes the next ReLU's input exactly 0, at its kink.
         net = bp.mlp(sizes, init=moderate, rng=seed, activation=draw(st.sampled_from(ACTIVATIONS)))
         if draw(st.booleans()):  # a dropout in the middle and a nested container
-            net = bp.Sequential(net[0], bp.Dropout(0.3, rng=seed), bp.Sequential(*net.modules[1:]))
+            net = bp.Sequential(net[0], bp.Dropout(0.3, rng=seed), bp.Sequential(*net.layers[1:]))
         return net, n_in
     return getattr(bp, name)(), n_in
 

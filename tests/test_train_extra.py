@@ -67,7 +67,7 @@ def test_monitor_training_prints_training_accuracy(rng, capsys):
         evaluation_data=(X, y),
         monitor_training=True,
     )
-    line = capsys.readouterr().out.strip()
+    line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("Epoch 0: ") and line.endswith(" / 300)") and "training data" in line
 
 

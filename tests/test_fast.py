@@ -1,0 +1,266 @@
+"""The fused epoch (minibp/fast.py) computes what the modules compute.
+
+For every combination the fused path accepts, `train(fused=True)` and
+`train(fused=False)` start from the same parameters, see the same
+mini-batches, and must end with the same parameters: the largest difference
+relative to the largest parameter entry is at most 1e-12 in float64 and 1e-5
+in float32 after at least 100 steps at eta = 3 on the bundled digits.
+
+One exception is measured rather than assumed: with m = 1 at eta = 3 the
+training trajectory itself is chaotic. Moving every initial parameter of the
+module path by one unit in the last place changes its own parameters after
+100 steps by 4e-2 (float32) and 1e-11 (float64), relative. There, float32 is
+compared step by step: before each of the 100 steps both paths are given the
+same parameters, and each step must agree to 1e-5. The paths also fail alike: the same typed errors, divergence at the same
+mini-batch, the parameters of the last good step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minibp as bp
+from minibp import fast
+from minibp.costs import SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost
+from minibp.data import load_sample
+
+SAMPLE = load_sample()
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def build(sizes, hidden, ending, dtype, seed=3, init="book"):
+    """A Sequential of Dense layers: ``hidden`` after each but the last; ``ending`` after the last (or none)."""
+    rng = np.random.default_rng(seed)
+    modules: list[bp.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        modules.append(bp.Dense(n_in, n_out, rng=rng, dtype=dtype, init=init))
+        last = i == len(sizes) - 2
+        if not last:
+            modules.append(hidden())
+        elif ending is not None:
+            modules.append(ending())
+    return bp.Sequential(*modules)
+
+
+def train_both(make_net, cost_type, *, m, n, epochs, eta=3.0, lmbda=0.0, dtype=np.float64):
+    """Train two identical networks, fused and through the modules; return both."""
+    X, y = SAMPLE.training[0][:, :n], SAMPLE.training[1][:n]
+    nets = []
+    for fused in (True, False):
+        net = make_net()
+        regularization = bp.L2(net, lmbda=lmbda, n=n) if lmbda else None
+        bp.train(
+            net,
+            (X, y),
+            optimizer=bp.SGD(net.parameters(), eta=eta),
+            cost=cost_type(),
+            epochs=epochs,
+            mini_batch_size=m,
+            rng=11,
+            verbose=False,
+            progress=False,
+            regularization=regularization,
+            fused=fused,
+        )
+        nets.append(net)
+    return nets
+
+
+def assert_same_parameters(fused_net, module_net, dtype):
+    start = None
+    for (name, p), q in zip(fused_net.named_parameters(), module_net.parameters()):
+        assert np.isfinite(p.data).all(), name
+        scale = float(np.abs(q.data).max())
+        difference = float(np.abs(p.data - q.data).max()) / scale
+        assert difference <= TOLERANCE[dtype], f"{name}: |fused - modules|_inf / |w|_inf = {difference:.2e}"
+        start = start or name
+    assert start is not None
+
+
+# m and the number of examples: at least 100 steps each; "uneven" leaves a last mini-batch of 5.
+BATCHES = {"m=1": (1, 100, 1), "m=10": (10, 1000, 1), "m=100": (100, 4000, 3), "uneven": (10, 995, 1)}
+SIZES = {"[784, 30, 10]": [784, 30, 10], "[784, 100, 10]": [784, 100, 10], "[784, 30, 20, 10]": [784, 30, 20, 10]}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("batches", list(BATCHES))
+@pytest.mark.parametrize("sizes", list(SIZES))
+def test_the_books_networks_train_to_the_same_parameters(sizes, batches, dtype):
+    m, n, epochs = BATCHES[batches]
+    if m == 1 and dtype == np.float32:
+        return step_by_step(SIZES[sizes], dtype, steps=n)
+    assert math.ceil(n / m) * epochs >= 100
+    nets = train_both(lambda: build(SIZES[sizes], bp.Sigmoid, bp.Sigmoid, dtype), bp.QuadraticCost, m=m, n=n, epochs=epochs)
+    assert_same_parameters(*nets, dtype)
+    assert nets[0][0].w.data.dtype == dtype
+
+
+def step_by_step(sizes, dtype, steps):
+    """Compare single steps of m = 1 along the module path's trajectory (see the module docstring)."""
+    X, y = SAMPLE.training[0], SAMPLE.training[1]
+    fused_net, module_net = (build(sizes, bp.Sigmoid, bp.Sigmoid, dtype) for _ in range(2))
+    optimizers = [bp.SGD(net.parameters(), eta=3.0) for net in (fused_net, module_net)]
+    for k in range(steps):
+        fused_net.load_state_dict(module_net.state_dict())
+        for net, optimizer, fused in ((fused_net, optimizers[0], True), (module_net, optimizers[1], False)):
+            bp.train(net, (X[:, [k]], y[[k]]), optimizer=optimizer, epochs=1, mini_batch_size=1, verbose=False,
+                     fused=fused)  # fmt: skip
+        assert_same_parameters(fused_net, module_net, dtype)
+    assert np.abs(module_net[0].w.data - build(sizes, bp.Sigmoid, bp.Sigmoid, dtype)[0].w.data).max() > 1e-3
+
+
+ENDINGS = {  # the output activation, the cost, and a factor on eta
+    "Sigmoid + QuadraticCost": (bp.Sigmoid, bp.QuadraticCost, 1.0),
+    "Dense + SigmoidCrossEntropyCost": (None, SigmoidCrossEntropyCost, 0.1),
+    "Dense + SoftmaxLogLikelihoodCost": (None, SoftmaxLogLikelihoodCost, 0.1),
+}
+HIDDEN = {"Sigmoid": (bp.Sigmoid, 3.0, "book"), "Tanh": (bp.Tanh, 0.1, "scaled"), "ReLU": (bp.ReLU, 0.1, "he")}
+HIDDEN["Identity"] = (bp.Identity, 0.01, "scaled")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("lmbda", [0.0, 5.0], ids=["no L2", "L2"])
+@pytest.mark.parametrize("ending", list(ENDINGS))
+@pytest.mark.parametrize("hidden", list(HIDDEN))
+def test_every_accepted_combination_trains_to_the_same_parameters(hidden, ending, lmbda, dtype):
+    activation, eta, init = HIDDEN[hidden]
+    last, cost_type, factor = ENDINGS[ending]
+    nets = train_both(
+        lambda: build([784, 30, 20, 10], activation, last, dtype, init=init),
+        cost_type,
+        m=10,
+        n=1000,
+        epochs=1,
+        eta=eta * factor,
+        lmbda=lmbda,
+        dtype=dtype,
+    )
+    assert_same_parameters(*nets, dtype)
+    moved = np.abs(nets[0][0].w.data - build([784, 30, 20, 10], activation, last, dtype, init=init)[0].w.data).max()
+    assert moved > 1e-3  # the run really trained
+
+
+def test_both_paths_leave_every_gradient_zeroed():
+    for fused in (True, False):
+        net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+        for p in net.parameters():
+            p.grad = np.ones(p.shape)  # left over from the user's own experiments
+        X, y = SAMPLE.training[0][:, :50], SAMPLE.training[1][:50]
+        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=3.0), epochs=1, mini_batch_size=10,
+                 rng=0, verbose=False, fused=fused)  # fmt: skip
+        assert not any(p.grad.any() for p in net.parameters())
+
+
+class MySigmoid(bp.Sigmoid):
+    """A subclass: it might compute anything, so the fused path must not assume it is a Sigmoid."""
+
+
+REFUSED = {
+    "Dropout": (lambda: bp.Sequential(bp.Dense(784, 30), bp.Sigmoid(), bp.Dropout(0.1), bp.Dense(30, 10), bp.Sigmoid()),
+                "module 2 \\(Dropout"),  # fmt: skip
+    "a subclass": (lambda: bp.Sequential(bp.Dense(784, 10), MySigmoid()), "module 1 \\(MySigmoid"),
+    "not a Sequential": (lambda: bp.Dense(784, 10), "the network is a Dense, not a Sequential"),
+    "a Softmax": (lambda: bp.Sequential(bp.Dense(784, 10), bp.Softmax()), "module 1 \\(Softmax"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_fused_true_names_what_does_not_qualify_and_verbose_says_which_path_runs(case, capsys):
+    make, reason = REFUSED[case]
+    X, y = SAMPLE.training[0][:, :20], SAMPLE.training[1][:20]
+    net = make()
+    with pytest.raises(ValueError, match="fused path does not accept this run: " + reason):
+        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=1, mini_batch_size=10, fused=True)
+    bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), epochs=1, mini_batch_size=10, rng=0)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("Training with the modules' forward and backward (")
+    assert reason.replace("\\", "").split(" (")[0] in first
+
+
+def test_settings_the_fused_path_does_not_take_are_refused_by_name():
+    net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+    sgd = bp.SGD(net.parameters(), eta=1.0)
+    cases = [
+        (net, bp.CrossEntropyCost(), sgd, [], "the cost CrossEntropyCost"),
+        (net, bp.QuadraticCost(), bp.Momentum(net.parameters(), eta=1.0), [], "not plain SGD"),
+        (net, bp.QuadraticCost(), bp.SGD(net.parameters()[:2], eta=1.0), [], "not exactly net.parameters"),
+        (net, bp.QuadraticCost(), sgd, [bp.WeightDecay(net, wd=0.1)], "not the book's L2"),
+        (net, bp.QuadraticCost(), sgd, [bp.L2([net[0].w], lmbda=1.0, n=10)], "exactly the Dense"),
+        (build([784, 30, 10], bp.Sigmoid, None, np.float64), bp.QuadraticCost(), sgd, [], "ends in a Dense"),
+    ]
+    for network, cost, optimizer, regularizers, reason in cases:
+        plan, why = fast.plan(network, cost, optimizer, regularizers)
+        assert plan is None and reason in why, why
+    square = bp.Sequential(bp.Dense(784, 30), bp.Sigmoid(), bp.Dense(30, 30), bp.Sigmoid(), bp.Dense(30, 30), bp.Sigmoid())
+    square[4].w = square[2].w  # tied weights: one Parameter in two layers
+    plan, why = fast.plan(square, bp.QuadraticCost(), bp.SGD(square.parameters(), eta=1.0), [])
+    assert plan is None and "held twice" in why
+
+
+def test_a_cost_of_z_after_an_activation_is_refused_with_the_fix():
+    net = build([784, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+    X, y = SAMPLE.training[0][:, :20], SAMPLE.training[1][:20]
+    for fused in (None, False):
+        with pytest.raises(ValueError, match="ends in Sigmoid: remove the final Sigmoid"):
+            bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=1.0), cost=SigmoidCrossEntropyCost(),
+                     epochs=1, mini_batch_size=10, fused=fused)  # fmt: skip
+
+
+def diverging_run(fused, eta, make_net, X, y, cost):
+    net = make_net()
+    before = [p.data.copy() for p in net.parameters()]
+    with pytest.raises(bp.DivergedError) as info:
+        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=eta), cost=cost, epochs=5, mini_batch_size=2,
+                 rng=1, verbose=False, fused=fused)  # fmt: skip
+    return net, before, info.value
+
+
+def test_a_non_finite_cost_stops_both_paths_at_the_same_mini_batch_with_the_same_parameters():
+    X, y = SAMPLE.training[0][:, :40], SAMPLE.training[1][:40]
+    make = lambda: build([784, 30, 10], bp.Identity, None, np.float64, init="book")  # noqa: E731
+    runs = [diverging_run(fused, 1e30, make, X, y, SoftmaxLogLikelihoodCost()) for fused in (True, False)]
+    (fused_net, start, fused_error), (module_net, _, module_error) = runs
+    assert (fused_error.epoch, fused_error.mini_batch) == (module_error.epoch, module_error.mini_batch)
+    assert str(fused_error) == str(module_error) and "the cost is" in str(fused_error)
+    assert (fused_error.epoch, fused_error.mini_batch) != (0, 0)  # some steps succeeded first
+    for p, q, s in zip(fused_net.parameters(), module_net.parameters(), start):
+        assert np.isfinite(p.data).all()
+        np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=0)
+    assert any((p.data != s).any() for p, s in zip(fused_net.parameters(), start))
+
+
+def test_an_infinite_gradient_with_a_finite_cost_stops_both_paths_before_the_update():
+    # z = 1e300 * (1e-300 * x) = 1e10: a finite cost, but dC/dw of the first layer = (1e300 / m) x overflows.
+    X = np.full((1, 4), 1e10)
+    y = np.zeros((1, 4))
+
+    def make():
+        first, second = bp.Dense(1, 1, rng=0), bp.Dense(1, 1, rng=0)
+        first.w.data, first.b.data, second.w.data, second.b.data = [[1e-300]], [[0.0]], [[1e300]], [[0.0]]
+        return bp.Sequential(first, bp.Identity(), second)
+
+    runs = [diverging_run(fused, 1.0, make, X, y, SigmoidCrossEntropyCost()) for fused in (True, False)]
+    (fused_net, start, fused_error), (module_net, _, module_error) = runs
+    assert (fused_error.epoch, fused_error.mini_batch) == (module_error.epoch, module_error.mini_batch) == (0, 0)
+    assert "gradient" in str(fused_error) and "gradient" in str(module_error)
+    for p, q, s in zip(fused_net.parameters(), module_net.parameters(), start):
+        np.testing.assert_array_equal(p.data, s)  # nothing was updated
+        np.testing.assert_array_equal(q.data, s)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_bad_input_gets_the_same_typed_error_on_both_paths(fused):
+    net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+    X, y = SAMPLE.training[0][:, :20], SAMPLE.training[1][:20]
+    optimizer = bp.SGD(net.parameters(), eta=1.0)
+    with pytest.raises(bp.LabelError, match="label 10"):
+        bp.train(net, (X, np.full(20, 10)), optimizer=optimizer, epochs=1, mini_batch_size=10, fused=fused)
+    with pytest.raises(bp.ShapeError, match="784"):
+        bp.train(net, (X[:700], y), optimizer=optimizer, epochs=1, mini_batch_size=10, fused=fused)
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(bp.NonFiniteError, match=r"\(3, 4\)"):
+        bp.train(net, (bad, y), optimizer=optimizer, epochs=1, mini_batch_size=10, fused=fused)
