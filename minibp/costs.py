@@ -1,4 +1,4 @@
-r"""Cost functions. Costs of $a$: `QuadraticCost`, `CrossEntropyCost`, `LogLikelihoodCost`; costs of $z$: `SigmoidCrossEntropyCost`, `SoftmaxLogLikelihoodCost`.
+r"""Costs of $a$ (`QuadraticCost`, `CrossEntropyCost`, `LogLikelihoodCost`) and of $z$ (`SigmoidCrossEntropyCost`, ...).
 
 A cost has the same two verbs as a module. ``forward(a, y)`` returns the cost
 of a mini-batch as a float; ``backward()`` returns the gradient of the cost
@@ -120,14 +120,10 @@ class QuadraticCost(Cost):
         Args:
             a: network output $a^L$, shape ``(n_L, m)``.
             y: desired output, shape ``(n_L, m)``.
-
-        Returns:
-            The mean cost over the ``m`` columns.
         """
         a, y = _check_pair(self, a, y)
         self.diff = a - y
-        m = a.shape[1]
-        return 0.5 * float(np.vdot(self.diff, self.diff)) / m  # eq. 1: (1/m) sum_x 1/2 |y - a|^2
+        return 0.5 * float(np.vdot(self.diff, self.diff)) / a.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2
 
     def backward(self) -> NDArray:
         r"""Return $\nabla_a C = (a^L - y)/m$, shape ``(n_L, m)``."""

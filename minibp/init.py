@@ -23,6 +23,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from .errors import ShapeError
+
 __all__ = ["Initializer", "book", "scaled", "glorot", "he", "INITIALIZERS", "get_initializer"]
 
 Initializer = Callable[[int, int, np.random.Generator, DTypeLike], tuple[NDArray, NDArray]]
@@ -69,3 +71,29 @@ def get_initializer(init: str | Initializer) -> Initializer:
         raise ValueError(
             f"unknown initialiser {init!r}; choose one of {sorted(INITIALIZERS)} or pass a callable"
         ) from None
+
+
+def initial_parameters(
+    owner: str, n_in: object, n_out: object, init: str | Initializer, rng: np.random.Generator, dtype: DTypeLike
+) -> tuple[NDArray, NDArray]:
+    """Check a layer's sizes and dtype, then return its initial ``(w, b)`` of shapes ``(n_out, n_in)``, ``(n_out, 1)``.
+
+    Raises:
+        ValueError: a size is not a positive integer, or ``init`` is unknown.
+        TypeError: ``dtype`` is not float32 or float64.
+        ShapeError: the initialiser returned arrays of other shapes.
+    """
+    for name, value in (("n_in", n_in), ("n_out", n_out)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {dtype}")
+    n_in, n_out = int(n_in), int(n_out)  # type: ignore[call-overload]
+    w, b = get_initializer(init)(n_in, n_out, rng, dtype)
+    if np.shape(w) != (n_out, n_in) or np.shape(b) != (n_out, 1):
+        raise ShapeError(
+            f"{owner}({n_in}, {n_out}): initialiser returned w {np.shape(w)} and b {np.shape(b)}, "
+            f"expected ({n_out}, {n_in}) and ({n_out}, 1)"
+        )
+    return np.asarray(w, dtype=dtype), np.asarray(b, dtype=dtype)

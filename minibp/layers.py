@@ -25,7 +25,7 @@ from scipy.special import expit
 
 from ._checks import as_batch, as_generator, check_gradient
 from .errors import HyperparameterError, ShapeError
-from .init import Initializer, get_initializer
+from .init import Initializer, initial_parameters
 from .module import Module, Parameter
 
 __all__ = ["Dense", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax", "Dropout"]
@@ -54,11 +54,6 @@ class Dense(Module):
         w: `Parameter` of shape ``(n_out, n_in)``; ``w.data[j, k]`` is the book's
             $w_{jk}$, the weight from input $k$ to neuron $j$.
         b: `Parameter` of shape ``(n_out, 1)``, broadcast over the ``m`` columns.
-
-    Example:
-        >>> layer = Dense(3, 2, rng=0)
-        >>> layer(np.ones((3, 5))).shape
-        (2, 5)
     """
 
     def __init__(
@@ -70,22 +65,11 @@ class Dense(Module):
         rng: np.random.Generator | int | None = None,
         dtype: DTypeLike = np.float64,
     ) -> None:
-        for name, value in (("n_in", n_in), ("n_out", n_out)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Dense: {name} must be a positive integer, got {value!r}")
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
-            raise TypeError(f"Dense: dtype must be float32 or float64, got {dtype}")
-        w, b = get_initializer(init)(int(n_in), int(n_out), as_generator(rng), dtype)
-        if w.shape != (n_out, n_in) or b.shape != (n_out, 1):
-            raise ShapeError(
-                f"Dense({n_in}, {n_out}): initialiser returned w {w.shape} and b {b.shape}, "
-                f"expected ({n_out}, {n_in}) and ({n_out}, 1)"
-            )
-        self.n_in, self.n_out = int(n_in), int(n_out)
-        self.w = Parameter(np.asarray(w, dtype=dtype))
-        self.b = Parameter(np.asarray(b, dtype=dtype))
-        self.x: NDArray | None = None
+        w, b = initial_parameters("Dense", n_in, n_out, init, as_generator(rng), dtype)
+        self.n_in, self.n_out = w.shape[1], w.shape[0]
+        self.w = Parameter(w)
+        self.b = Parameter(b)
+        self.x: NDArray | None = None  # the input a^{l-1}, kept for BP4
 
     def forward(self, x: NDArray) -> NDArray:
         r"""Compute $z = w x + b$ for a mini-batch.
@@ -97,7 +81,7 @@ class Dense(Module):
             Weighted input $z^l$, shape ``(n_out, m)``.
         """
         x = as_batch(x, self, self.n_in, self.w.data.dtype)
-        self.x = x  # kept for BP4
+        self.x = x
         return self.w.data @ x + self.b.data  # eq. 17: z = w a + b
 
     def backward(self, grad_output: NDArray) -> NDArray:
@@ -127,38 +111,19 @@ class Sigmoid(Module):
 
     $$\sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z))$$
 
-    Computed with `scipy.special.expit`, which is exact at the extremes:
-    $\sigma(\pm 1000)$ is exactly 1 or 0 and raises no overflow warning.
-    The output $a$ is kept for the backward pass, where $\sigma'(z) = a(1-a)$.
+    Computed by `scipy.special.expit`: $\sigma(\pm 1000)$ is exactly 1 or 0, with no overflow warning.
     """
 
     def __init__(self) -> None:
         self.a: NDArray | None = None
 
     def forward(self, x: NDArray) -> NDArray:
-        r"""Compute $a = \sigma(z)$.
-
-        Args:
-            x: weighted input $z$, shape ``(n, m)``.
-
-        Returns:
-            Activation $a = \sigma(z)$, same shape and dtype as ``x``.
-        """
-        if type(x) is not np.ndarray or x.dtype.kind != "f":
-            x = _as_float(x, self)
-        a = expit(x)  # eq. 17: a = sigma(z)
-        self.a = a
-        return a
+        r"""Return $a = \sigma(z)$ for the weighted input $z$ = ``x`` ``(n, m)``: same shape and dtype."""
+        self.a = expit(_as_float(x, self))  # eq. 17: a = sigma(z), kept for sigma'(z) = a (1 - a)
+        return self.a
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        r"""Multiply by $\sigma'(z)$: the Hadamard product in BP1 and BP2.
-
-        Args:
-            grad_output: $\partial C/\partial a$, shape ``(n, m)``.
-
-        Returns:
-            $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)``.
-        """
+        r"""Return $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)`` (BP1, BP2)."""
         a = _saved(self, self.a)
         grad_output = check_gradient(self, grad_output, a.shape)
         sigmoid_prime = a * (1 - a)  # sigma'(z) = sigma(z) (1 - sigma(z))

@@ -1,27 +1,18 @@
 r"""`Parameter` and `Module`: the protocol every layer and container follows.
 
-A module maps a mini-batch to a mini-batch. Examples are **columns**: an
-input ``x`` of shape ``(n_in, m)`` holds ``m`` examples of ``n_in`` features,
-as the book writes $a^{l-1}$ with one column per training input.
-
-The protocol is four verbs:
-
-* ``forward(x)`` computes the output and keeps on ``self`` only what
-  ``backward`` will need (calling the module, ``module(x)``, is ``forward``);
-* ``backward(grad_output)`` receives $\partial C/\partial(\text{output})$,
-  **adds** into each parameter's ``grad`` and returns $\partial C/\partial(\text{input})$;
-* ``parameters()`` lists the module's `Parameter` objects, its children's included;
-* ``zero_grad()`` sets every parameter's ``grad`` to zero in place.
-
-A module finds its parameters and its children by itself: every attribute
-that holds a `Parameter` is a parameter, every attribute that holds a
-`Module` (or a list or tuple of them) is a child. Updating the parameters is
-not a module's business: an optimizer from `minibp.optim` does it.
+A module maps a mini-batch to a mini-batch; examples are **columns**, so an
+input of shape ``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$.
+``forward(x)`` computes the output and keeps what ``backward`` needs;
+``backward(grad_output)`` **adds** into each parameter's ``grad`` and returns
+$\partial C/\partial(\text{input})$. Every attribute holding a `Parameter` is a
+parameter and every attribute holding a `Module` (or a list of them) is a
+child: nothing needs registering. Updating parameters is an optimizer's job.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator, Mapping
 
 import numpy as np
@@ -35,18 +26,17 @@ __all__ = ["Parameter", "Module", "evaluation_mode"]
 class Parameter:
     """A trainable array and the gradient of the cost with respect to it.
 
-    Both are ordinary numpy arrays that stay the same objects for the
-    parameter's whole life: assigning to ``data`` or ``grad`` copies the new
-    values into the existing array (after checking the shape and that the
-    values are real numbers), so a reference taken earlier stays valid.
+    ``data`` and ``grad`` are plain arrays that stay the same objects for the
+    parameter's whole life: assigning to either copies the values in (after
+    checking the shape), so a reference taken earlier stays valid.
 
     Args:
         data: the initial values, a float32 or float64 array (copied).
 
     Attributes:
         data: the values; an optimizer updates them in place.
-        grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype as
-            ``data``, zero at first; modules add into it, ``zero_grad`` clears it.
+        grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype, zero
+            at first; modules add into it, ``zero_grad`` clears it.
     """
 
     __slots__ = ("_data", "_grad")
@@ -60,7 +50,7 @@ class Parameter:
 
     @property
     def data(self) -> NDArray:
-        """The values (the same array object for the parameter's whole life)."""
+        """The values."""
         return self._data
 
     @data.setter
@@ -69,7 +59,7 @@ class Parameter:
 
     @property
     def grad(self) -> NDArray:
-        """The gradient (the same array object for the parameter's whole life)."""
+        """The gradient."""
         return self._grad
 
     @grad.setter
@@ -102,46 +92,25 @@ def _copy_into(target: NDArray, value: object, what: str) -> None:
 
 
 class Module:
-    """Base class of every layer, activation and container.
-
-    Subclasses implement ``forward`` and ``backward``. Parameters and
-    children are found among the attributes (see the module docstring), so a
-    layer only has to assign them: ``self.w = Parameter(...)``.
+    """Base class of every layer, activation and container: subclasses implement ``forward`` and ``backward``.
 
     Attributes:
-        training: ``True`` in training mode (the default), ``False`` after
-            ``eval()``. Only modules that behave differently while training
-            (such as dropout) read it.
+        training: ``True`` (the default) or ``False`` after ``eval()``; read by
+            modules that behave differently while training, such as dropout.
     """
 
     training: bool = True
 
     def forward(self, x: NDArray) -> NDArray:
-        """Compute the output for a mini-batch.
-
-        Args:
-            x: input, shape ``(n_in, m)``.
-
-        Returns:
-            Output, shape ``(n_out, m)``.
-        """
+        """Return the output for a mini-batch ``x`` of shape ``(n_in, m)``: shape ``(n_out, m)``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        r"""Back-propagate through the last ``forward``: add into each ``grad``, return $\partial C/\partial x$.
-
-        Args:
-            grad_output: $\partial C/\partial(\text{output})$, shape ``(n_out, m)``.
-
-        Returns:
-            $\partial C/\partial x$, shape ``(n_in, m)``.
-        """
+        r"""Add into each ``grad``; return $\partial C/\partial x$ ``(n_in, m)`` from ``grad_output`` ``(n_out, m)``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, x: NDArray) -> NDArray:
         return self.forward(x)
-
-    # -- the tree of modules and its parameters -----------------------------------------------
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""
@@ -155,8 +124,7 @@ class Module:
 
     def children(self) -> Iterator[Module]:
         """Yield the direct sub-modules."""
-        for _, child in self.named_children():
-            yield child
+        return (child for _, child in self.named_children())
 
     def modules(self) -> Iterator[Module]:
         """Yield this module and every module below it, depth first, each once."""
@@ -169,23 +137,21 @@ class Module:
                 yield module
                 stack.extend(reversed(list(module.children())))
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         """Yield ``(name, parameter)`` for this module and its children (``"w"``, ``"0.w"``, ...).
 
-        A parameter held in two places (tied weights) is yielded once, under its first name.
+        A parameter held in two places (tied weights) comes once, under its first name, unless
+        ``remove_duplicate=False``.
         """
+        own = [(prefix + name, p) for name, p in vars(self).items() if isinstance(p, Parameter)]
+        below = (
+            pair for name, child in self.named_children() for pair in child.named_parameters(f"{prefix}{name}.", False)
+        )
         seen: set[int] = set()
-        for name, p in self._all_named_parameters(prefix):
-            if id(p) not in seen:
+        for name, p in itertools.chain(own, below):
+            if not (remove_duplicate and id(p) in seen):
                 seen.add(id(p))
                 yield name, p
-
-    def _all_named_parameters(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in vars(self).items():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
-        for name, child in self.named_children():
-            yield from child._all_named_parameters(f"{prefix}{name}.")
 
     def parameters(self) -> list[Parameter]:
         """Return the parameters, each once, in a fixed order."""
@@ -201,12 +167,7 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: Mapping[str, NDArray]) -> None:
-        """Copy values from a `state_dict` into the parameters, after checking every name and shape.
-
-        Raises:
-            KeyError: a name is missing or unexpected.
-            ShapeError: an array's shape differs from its parameter's.
-        """
+        """Copy values from a `state_dict` into the parameters, after checking every name (KeyError) and shape."""
         named = dict(self.named_parameters())
         missing, unexpected = sorted(set(named) - set(state)), sorted(set(state) - set(named))
         if missing or unexpected:

@@ -46,11 +46,9 @@ __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
 class Optimizer:
     """Base class: holds the parameters, clears their gradients, checks them before each update.
 
-    A subclass implements `update` and declares its hyper-parameters in
-    ``hyperparameters`` (name → check, run on every assignment), its scalar
-    counters in ``counters`` and its per-parameter state arrays in
-    ``buffers`` (each an attribute holding one array per parameter); the
-    base class then provides `state_dict` and `load_state_dict`.
+    A subclass implements `update` and declares ``hyperparameters`` (name → check, run on every
+    assignment), scalar ``counters`` and ``buffers`` (attributes holding one array per parameter),
+    from which the base class makes `state_dict` and `load_state_dict`.
 
     Args:
         parameters: the `Parameter` objects to update, e.g. ``net.parameters()``.
@@ -64,16 +62,7 @@ class Optimizer:
     buffers: tuple[str, ...] = ()
 
     def __init__(self, parameters: Iterable[Parameter]) -> None:
-        params = list(parameters)
-        name = type(self).__name__
-        if not params:
-            raise ValueError(f"{name}: got an empty parameter list")
-        for i, p in enumerate(params):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"{name}: item {i} is {type(p).__name__}, not a Parameter")
-        if len({id(p) for p in params}) != len(params):
-            raise ValueError(f"{name}: a parameter appears twice in the list (net.parameters() lists tied ones once)")
-        self.parameters: list[Parameter] = params
+        self.parameters: list[Parameter] = _checked_list(type(self).__name__, parameters)
 
     def __setattr__(self, name: str, value: object) -> None:
         check = type(self).hyperparameters.get(name)
@@ -105,68 +94,16 @@ class Optimizer:
         """Change every parameter's ``data`` using its ``grad`` (no checks)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement update")
 
-    # -- state ------------------------------------------------------------------------------------
-
     def state_dict(self) -> dict:
-        """Return the optimizer's state as plain values: ``str``, ``float`` and numpy arrays (copies).
-
-        Example:
-            >>> from minibp import mlp
-            >>> net = mlp([2, 3, 1], rng=0)
-            >>> sorted(Momentum(net.parameters(), eta=0.1, mu=0.9).state_dict())[:3]
-            ['eta', 'mu', 'type']
-        """
+        """Return type, hyper-parameters, counters (floats) and buffers (array copies named ``"<buffer>.<i>"``)."""
         d: dict = {"type": type(self).__name__}
-        for name in (*self.hyperparameters, *self.counters):
-            d[name] = float(getattr(self, name))
-        for name in self.buffers:
-            for i, array in enumerate(getattr(self, name)):
-                d[f"{name}.{i}"] = array.copy()
+        d.update({name: float(getattr(self, name)) for name in (*self.hyperparameters, *self.counters)})
+        d.update({f"{b}.{i}": a.copy() for b in self.buffers for i, a in enumerate(getattr(self, b))})
         return d
 
     def load_state_dict(self, state: Mapping) -> None:
-        """Restore a state returned by `state_dict`, after checking all of it (nothing changes otherwise).
-
-        Raises:
-            ModelFormatError: wrong optimizer type, missing or unexpected keys, non-numeric values.
-            HyperparameterError: a hyper-parameter or counter is out of range.
-            ShapeError: a buffer's shape differs from its parameter's.
-            NonFiniteError: a buffer holds NaN or infinity.
-        """
-        name = type(self).__name__
-        if not isinstance(state, Mapping):
-            raise ModelFormatError(f"{name}.load_state_dict: expected a mapping, got {type(state).__name__}")
-        kind = state.get("type")
-        kind = str(kind.item()) if isinstance(kind, np.ndarray) and kind.ndim == 0 else kind
-        if kind != name:
-            raise ModelFormatError(f"{name}.load_state_dict: the state belongs to optimizer {kind!r}, not {name!r}")
-        n = len(self.parameters)
-        expected = {"type", *self.hyperparameters, *self.counters} | {f"{b}.{i}" for b in self.buffers for i in range(n)}
-        missing, unexpected = expected - set(state), set(state) - expected
-        if missing or unexpected:
-            raise ModelFormatError(
-                f"{name}.load_state_dict: missing keys {sorted(missing)}, unexpected keys {sorted(unexpected)} "
-                f"(for {n} parameters)"
-            )
-        scalars = {}
-        for key in (*self.hyperparameters, *self.counters):
-            value = np.asarray(state[key])
-            if value.ndim != 0 or value.dtype.kind not in "fiu":
-                raise HyperparameterError(f"{name}.load_state_dict: {key} must be a number, got {state[key]!r}")
-            scalars[key] = float(value)
-            if key in self.hyperparameters:
-                self.hyperparameters[key](name, key, scalars[key])
-            elif not (scalars[key] >= 0 and scalars[key] == math.floor(scalars[key])):
-                raise HyperparameterError(f"{name}.load_state_dict: {key} must be a count >= 0, got {state[key]!r}")
-        for b in self.buffers:
-            for i, p in enumerate(self.parameters):
-                value = np.asarray(state[f"{b}.{i}"])
-                if value.shape != p.shape:
-                    raise ShapeError(f"{name}.load_state_dict: {b}.{i} has shape {value.shape}, parameter {i} {p.shape}")
-                if value.dtype.kind not in "fiu":
-                    raise ModelFormatError(f"{name}.load_state_dict: {b}.{i} must be numeric, got dtype {value.dtype}")
-                if not np.isfinite(value).all():
-                    raise NonFiniteError(f"{name}.load_state_dict: {b}.{i} contains NaN or infinity")
+        """Restore a `state_dict` after checking all of it (see `_check_state`); nothing changes otherwise."""
+        scalars = _check_state(self, state)
         for key, value in scalars.items():
             setattr(self, key, int(value) if key in self.counters else value)
         for b in self.buffers:
@@ -178,17 +115,72 @@ class Optimizer:
         return f"{type(self).__name__}({settings})"
 
 
+def _checked_list(owner: str, parameters: Iterable[Parameter]) -> list[Parameter]:
+    """Return ``parameters`` as a list after checking it is non-empty, of `Parameter` objects, each once."""
+    params = list(parameters)
+    if not params:
+        raise ValueError(f"{owner}: got an empty parameter list")
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{owner}: item {i} is {type(p).__name__}, not a Parameter")
+    if len({id(p) for p in params}) != len(params):
+        raise ValueError(f"{owner}: a parameter appears twice in the list (net.parameters() lists tied ones once)")
+    return params
+
+
+def _check_state(optimizer: Optimizer, state: Mapping) -> dict[str, float]:
+    """Check a state for `Optimizer.load_state_dict`; return its scalars.
+
+    Raises:
+        ModelFormatError: wrong optimizer type, missing or unexpected keys, non-numeric buffers.
+        HyperparameterError: a hyper-parameter or counter is out of range.
+        ShapeError: a buffer's shape differs from its parameter's.
+        NonFiniteError: a buffer holds NaN or infinity.
+    """
+    name = type(optimizer).__name__
+    if not isinstance(state, Mapping):
+        raise ModelFormatError(f"{name}.load_state_dict: expected a mapping, got {type(state).__name__}")
+    kind = state.get("type")
+    kind = str(kind.item()) if isinstance(kind, np.ndarray) and kind.ndim == 0 else kind
+    if kind != name:
+        raise ModelFormatError(f"{name}.load_state_dict: the state belongs to optimizer {kind!r}, not {name!r}")
+    params, buffers, counters = optimizer.parameters, optimizer.buffers, optimizer.counters
+    expected = {"type", *optimizer.hyperparameters, *counters}
+    expected |= {f"{b}.{i}" for b in buffers for i in range(len(params))}
+    missing, unexpected = expected - set(state), set(state) - expected
+    if missing or unexpected:
+        raise ModelFormatError(
+            f"{name}.load_state_dict: missing keys {sorted(missing)}, unexpected keys {sorted(unexpected)} "
+            f"(for {len(params)} parameters)"
+        )
+    scalars = {}
+    for key in (*optimizer.hyperparameters, *counters):
+        value = np.asarray(state[key])
+        if value.ndim != 0 or value.dtype.kind not in "fiu":
+            raise HyperparameterError(f"{name}.load_state_dict: {key} must be a number, got {state[key]!r}")
+        scalars[key] = float(value)
+        if key in optimizer.hyperparameters:
+            optimizer.hyperparameters[key](name, key, scalars[key])
+        elif not (scalars[key] >= 0 and scalars[key] == math.floor(scalars[key])):
+            raise HyperparameterError(f"{name}.load_state_dict: {key} must be a count >= 0, got {state[key]!r}")
+    for b in buffers:
+        for i, p in enumerate(params):
+            value = np.asarray(state[f"{b}.{i}"])
+            if value.shape != p.shape:
+                raise ShapeError(f"{name}.load_state_dict: {b}.{i} has shape {value.shape}, parameter {i} {p.shape}")
+            if value.dtype.kind not in "fiu":
+                raise ModelFormatError(f"{name}.load_state_dict: {b}.{i} must be numeric, got dtype {value.dtype}")
+            if not np.isfinite(value).all():
+                raise NonFiniteError(f"{name}.load_state_dict: {b}.{i} contains NaN or infinity")
+    return scalars
+
+
 class SGD(Optimizer):
     r"""Plain (stochastic) gradient descent, the book's rule: $w \to w - \eta\,\partial C/\partial w$.
 
     Args:
-        parameters: the `Parameter` objects to update.
+        parameters: the `Parameter` objects to update, e.g. ``net.parameters()``.
         eta: the learning rate $\eta > 0$.
-
-    Example:
-        >>> from minibp import mlp
-        >>> net = mlp([2, 3, 1], rng=0)
-        >>> optimizer = SGD(net.parameters(), eta=3.0)
     """
 
     hyperparameters = {"eta": check_positive}

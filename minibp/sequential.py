@@ -10,7 +10,6 @@ and BP2 passes through it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import overload
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -24,14 +23,7 @@ __all__ = ["Sequential", "mlp"]
 
 
 class Sequential(Module):
-    """A chain of modules. Indexable (``net[0].w``; a slice is a `Sequential`), iterable and sized.
-
-    Args:
-        *modules: the modules, first to last.
-
-    Attributes:
-        layers: the list of modules.
-    """
+    """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain."""
 
     def __init__(self, *modules: Module) -> None:
         if not modules:
@@ -42,26 +34,15 @@ class Sequential(Module):
         self.layers: list[Module] = list(modules)
 
     def forward(self, x: NDArray) -> NDArray:
-        """Feed ``x`` forward through every module: eq. 17 layer after layer.
-
-        Args:
-            x: input, shape ``(n_in, m)`` of the first module.
-
-        Returns:
-            Output of the last module, shape ``(n_out, m)``.
-        """
+        """Feed ``x`` ``(n_in, m)`` forward through every module (eq. 17, layer by layer); return ``(n_out, m)``."""
         for module in self.layers:
             x = module.forward(x)
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        """Back-propagate through every module, last to first: BP1 and BP2 fall out of this loop.
+        """Back-propagate ``grad_output`` ``(n_out, m)`` last module to first; return ``(n_in, m)``.
 
-        Args:
-            grad_output: gradient of the cost with respect to the output, shape ``(n_out, m)``.
-
-        Returns:
-            Gradient with respect to the input, shape ``(n_in, m)``.
+        BP1 and BP2 fall out of this loop: each activation multiplies by its derivative, each `Dense` by $w^T$.
         """
         for module in reversed(self.layers):
             grad_output = module.backward(grad_output)
@@ -72,11 +53,7 @@ class Sequential(Module):
         for i, module in enumerate(self.layers):
             yield str(i), module
 
-    @overload
-    def __getitem__(self, index: int) -> Module: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequential: ...
-    def __getitem__(self, index: int | slice) -> Module | Sequential:
+    def __getitem__(self, index: int | slice) -> Module:
         if isinstance(index, slice):
             return Sequential(*self.layers[index])
         return self.layers[index]
