@@ -19,8 +19,10 @@ While rendering (``on_page_markdown``) a line
 
 becomes a code block holding the lines of that file from the first line
 containing the first text to the next line containing the second one, with
-their real line numbers. If the text is no longer there the build fails, so
-a page can never show code that minibp no longer has.
+their real line numbers. ``after="class SGD("`` starts the search below the
+first line containing that text, for a method name that several classes
+share. If the text is no longer there the build fails, so a page can never
+show code that minibp no longer has.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def _fingerprint(*paths: Path) -> str:
 def _write_if_changed(path: Path, text: str) -> None:
     """Write only when the contents differ, so ``mkdocs serve`` does not rebuild in a loop."""
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        from minibp.io import atomic_write
+        from minibp._files import atomic_write
 
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, lambda f: f.write(text.encode("utf-8")))  # builds may run side by side
@@ -137,18 +139,29 @@ def on_config(config, **kwargs):
 
 _SOURCE = re.compile(
     r'^(?P<indent>[ \t]*)\{\{\s*source\("(?P<path>[^"]+)",\s*"(?P<start>[^"]+)"'
-    r'(?:,\s*"(?P<end>[^"]+)")?\s*\)\s*\}\}[ \t]*$',
+    r'(?:,\s*"(?P<end>[^"]+)")?(?:,\s*after="(?P<after>[^"]+)")?\s*\)\s*\}\}[ \t]*$',
     re.M,
 )
 
 
-def source_block(path: str, start: str, end: str | None = None) -> str:
-    """The fenced block for lines ``start``..``end`` (matched by content) of ``path``."""
+def source_block(path: str, start: str, end: str | None = None, after: str | None = None) -> str:
+    """The fenced block for lines ``start``..``end`` (matched by content) of ``path``, below ``after`` if given."""
     lines = (ROOT / path).read_text(encoding="utf-8").splitlines()
+    origin = 0
+    if after is not None:
+        try:
+            origin = next(i for i, line in enumerate(lines) if after in line)
+        except StopIteration:
+            raise ValueError(
+                f"source(): no line of {path} contains {after!r}; update the page that quotes it"
+            ) from None
     try:
-        first = next(i for i, line in enumerate(lines) if start in line)
+        first = next(i for i in range(origin, len(lines)) if start in lines[i])
     except StopIteration:
-        raise ValueError(f"source(): no line of {path} contains {start!r}; update the page that quotes it") from None
+        where = f" after line {origin + 1}" if after is not None else ""
+        raise ValueError(
+            f"source(): no line of {path}{where} contains {start!r}; update the page that quotes it"
+        ) from None
     last = first
     if end is not None:
         try:
@@ -162,7 +175,7 @@ def source_block(path: str, start: str, end: str | None = None) -> str:
 
 def on_page_markdown(markdown, page, config, files, **kwargs):
     def expand(match: re.Match) -> str:
-        block = source_block(match["path"], match["start"], match["end"])
+        block = source_block(match["path"], match["start"], match["end"], match["after"])
         return textwrap.indent(block, match["indent"])
 
     return _SOURCE.sub(expand, markdown)

@@ -9,6 +9,7 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 ```
 """
 
+from ._version import __version__
 from .callbacks import Callback, EarlyStopping, HalveOnPlateau
 from .costs import (
     Cost,
@@ -38,8 +39,6 @@ from .regularization import L2, WeightDecay
 from .sequential import Sequential, mlp
 from .summary import summary
 from .train import History, accuracy, evaluate, predict, train
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Parameter",

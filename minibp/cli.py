@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .errors import MinibpError
 
 __all__ = ["main", "build_parser"]

@@ -142,7 +142,7 @@ def plot_history(history: object, path: str | os.PathLike | None = None, *, titl
     if title:
         fig.suptitle(title)
     if path is not None:
-        from .io import atomic_write
+        from ._files import atomic_write
 
         fmt = Path(path).suffix.lstrip(".").lower() or "png"
         atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=100))

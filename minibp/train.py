@@ -114,7 +114,7 @@ class History:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the history as JSON, atomically: a failure leaves any old file intact."""
-        from .io import atomic_write
+        from ._files import atomic_write
 
         text = self.to_json().encode("utf-8")
         atomic_write(path, lambda f: f.write(text))
@@ -389,7 +389,8 @@ def train(
         if bar is not None:
             batches = _counted(batches, bar)
         try:
-            with _blas_limit(blas_threads):
+            # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
+            with _blas_limit(blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 if fused_epoch is not None:
                     total_cost = fused_epoch.run(j, x_rows, target_rows, batches, optimizer.eta, x_bound)  # type: ignore[attr-defined]
                 else:

@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minibp as bp  # noqa: E402
-from minibp.io import atomic_write  # noqa: E402
+from minibp._files import atomic_write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "first_network.py"
@@ -68,7 +68,7 @@ def run_first_network(echo: bool = True, **settings):
 
 
 def _save(fig, path: Path) -> None:
-    """Write the figure atomically (`minibp.io.atomic_write`), so a reader never sees half a file."""
+    """Write the figure atomically (`minibp._files.atomic_write`), so a reader never sees half a file."""
     try:
         atomic_write(path, lambda f: fig.savefig(f, dpi=110, format="png"))
     finally:

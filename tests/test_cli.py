@@ -40,7 +40,7 @@ def test_save_failure_leaves_the_previous_model(tmp_path, monkeypatch, capsys):
     def broken(*args, **kwargs):
         raise bp.NonFiniteError("simulated failure while writing")
 
-    monkeypatch.setattr(bpio, "_write_npz", broken)
+    monkeypatch.setattr(bpio, "write_npz", broken)
     assert main([*TRAIN, "--save", str(path)]) == 1
     assert "simulated failure" in capsys.readouterr().err
     assert path.read_bytes() == before

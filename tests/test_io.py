@@ -5,6 +5,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import zipfile
@@ -16,18 +17,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minibp as bp
+from minibp import _files, optim
 from minibp import io as bpio
-from minibp import optim
+from minibp.data import load_sample
+from minibp.io import registry as bpregistry
+from minibp.io.format import write_npz
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
 def registry():
     """Restore the module registry after a test that registers layers."""
-    bpio._builtins()
-    saved = dict(bpio._REGISTRY)
-    yield bpio._REGISTRY
-    bpio._REGISTRY.clear()
-    bpio._REGISTRY.update(saved)
+    saved, containers = dict(bpregistry._REGISTRY), set(bpregistry._CONTAINERS)
+    yield bpregistry._REGISTRY
+    bpregistry._REGISTRY.clear()
+    bpregistry._REGISTRY.update(saved)
+    bpregistry._CONTAINERS.clear()
+    bpregistry._CONTAINERS.update(containers)
 
 
 def blobs(rng, n=120, k=3, d=4):
@@ -48,7 +55,7 @@ def write_entries(path, header, arrays):
     """Write a (possibly doctored) archive in the same layout as `save`."""
     text = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with open(path, "wb") as f:
-        bpio._write_npz(f, {"minibp.json": text, **arrays})
+        write_npz(f, {"minibp.json": text, **arrays})
 
 
 # -- round trips ------------------------------------------------------------------------------------
@@ -75,7 +82,8 @@ def test_file_is_a_plain_npz_without_pickle(tmp_path):
     path = tmp_path / "net.npz"
     bpio.save(net, path, metadata={"note": "hello"})
     header, arrays = read_entries(path)
-    assert header["format_version"] == bpio.FORMAT_VERSION and header["minibp_version"] == bp.__version__
+    assert header["format_version"] == 1  # nothing tied: the layout minibp 0.1.0 wrote and reads
+    assert header["minibp_version"] == bp.__version__ and "tied" not in header
     assert header["architecture"]["type"] == "Sequential"
     assert [m["type"] for m in header["architecture"]["modules"]] == ["Dense", "Sigmoid", "Dense", "Sigmoid"]
     assert header["architecture"]["modules"][0]["config"] == {"n_in": 4, "n_out": 3, "dtype": "float64"}
@@ -300,6 +308,201 @@ def test_save_refuses_nan_parameters_and_keeps_the_old_file(tmp_path):
     assert path.read_bytes() == before
 
 
+# -- tied parameters --------------------------------------------------------------------------------
+
+
+def tied_net():
+    d, d2 = bp.Dense(5, 5, rng=0), bp.Dense(5, 5, rng=1)
+    d2.w = d.w  # one Parameter held by two modules
+    return bp.Sequential(d, bp.Sigmoid(), d2)
+
+
+def test_tied_parameter_is_written_once_and_tied_again_on_loading(tmp_path, rng):
+    net = tied_net()
+    bpio.save(net, tmp_path / "m.npz")
+    header, arrays = read_entries(tmp_path / "m.npz")
+    assert header["format_version"] == 2 and header["tied"] == {"2.w": "0.w"}
+    assert header["parameters"] == ["0.w", "0.b", "2.b"] and sorted(arrays) == ["param/0.b", "param/0.w", "param/2.b"]
+    same = bpio.load(tmp_path / "m.npz")
+    assert same[2].w is same[0].w and same[2].b is not same[0].b
+    assert [n for n, _ in same.named_parameters()] == ["0.w", "0.b", "2.b"]
+    x = rng.standard_normal((5, 3))
+    assert same(x).tobytes() == net(x).tobytes()
+    same[0].w.data[0, 0] = 7.0  # still one matrix: a change through one layer is seen by the other
+    assert same[2].w.data[0, 0] == 7.0
+
+
+def test_training_a_loaded_tied_network_matches_the_original(tmp_path):
+    X, y = blobs(np.random.default_rng(1), d=5, k=5)
+    kwargs = dict(epochs=2, mini_batch_size=8, rng=3, verbose=False, progress=False)
+    net = tied_net()
+    bpio.save(net, tmp_path / "m.npz")
+    same = bpio.load(tmp_path / "m.npz")
+    for network in (net, same):
+        bp.train(network, (X, y), optimizer=optim.SGD(network.parameters(), eta=0.5), **kwargs)
+    for p, q in zip(net.parameters(), same.parameters(), strict=True):
+        assert p.data.tobytes() == q.data.tobytes()
+    assert same[2].w is same[0].w
+
+
+def test_ties_inside_nested_containers_and_resaving_gives_the_same_bytes(tmp_path):
+    inner = bp.Sequential(bp.Dense(3, 3, rng=0), bp.Tanh(), bp.Dense(3, 3, rng=1))
+    inner[2].b = inner[0].b
+    outer = bp.Sequential(bp.Dense(3, 3, rng=2), inner, bp.Sigmoid())
+    outer[0].w = inner[2].w
+    bpio.save(outer, tmp_path / "a.npz")
+    header, _ = read_entries(tmp_path / "a.npz")
+    assert header["tied"] == {"1.2.w": "0.w", "1.2.b": "1.0.b"}
+    same = bpio.load(tmp_path / "a.npz")
+    assert same[1][2].w is same[0].w and same[1][2].b is same[1][0].b
+    bpio.save(same, tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_a_module_shared_as_a_whole_comes_back_with_its_parameters_tied(tmp_path, rng):
+    d = bp.Dense(4, 4, rng=0)
+    net = bp.Sequential(d, bp.Sigmoid(), d)
+    bpio.save(net, tmp_path / "m.npz")
+    same = bpio.load(tmp_path / "m.npz")
+    assert same[2].w is same[0].w and same[2].b is same[0].b
+    x = rng.standard_normal((4, 2))
+    assert same(x).tobytes() == net(x).tobytes()
+
+
+@pytest.mark.parametrize(
+    "tied,pattern",
+    [
+        ([["2.w", "0.w"]], "'tied' must be an object"),
+        ({"2.w": 0}, "'tied' must be an object"),
+        ({"9.w": "0.w"}, r"cannot tie parameter '9\.w' to '0\.w'"),
+        ({"2.w": "0.x"}, r"cannot tie parameter '2\.w' to '0\.x'"),
+        ({"2.w": "2.w"}, "cannot tie parameter"),
+        ({"2.w": "0.w", "0.w": "0.b"}, "cannot tie parameter"),
+        ({"2.w": "0.b"}, r"cannot tie parameter '2\.w' \(float64 \(5, 5\)\) to '0\.b' \(float64 \(5, 1\)\)"),
+        ({"2.b": "0.b"}, "the architecture has parameters"),
+    ],
+)
+def test_malformed_ties_are_refused(tmp_path, tied, pattern):
+    bpio.save(tied_net(), tmp_path / "m.npz")
+    header, arrays = read_entries(tmp_path / "m.npz")
+    header["tied"] = tied
+    expect_refusal(tmp_path / "bad.npz", header, arrays, pattern)
+
+
+def test_tied_key_belongs_to_format_2_only(tmp_path):
+    bpio.save(tied_net(), tmp_path / "m.npz")
+    header, arrays = read_entries(tmp_path / "m.npz")
+    expect_refusal(tmp_path / "bad.npz", {**header, "format_version": 1}, arrays, r"unexpected \['tied'\]")
+    del header["tied"]
+    expect_refusal(tmp_path / "bad.npz", header, arrays, r"missing \['tied'\]")
+
+
+# -- files written by minibp 0.1.0 ------------------------------------------------------------------
+
+
+def test_model_written_by_0_1_0_loads_with_its_optimizer_history_and_rng():
+    ckpt = bpio.load_checkpoint(FIXTURES / "model-0.1.0.npz")
+    assert ckpt.minibp_version == "0.1.0" and ckpt.format_version == 1
+    net = ckpt.net
+    assert [type(m) for m in net] == [bp.Dense, bp.Sigmoid, bp.Dense, bp.Sigmoid]
+    expected = np.load(FIXTURES / "model-0.1.0-output.npy", allow_pickle=False)
+    np.testing.assert_allclose(net(load_sample().test[0][:, :5]), expected, rtol=0)
+    optimizer = bp.Momentum(net.parameters(), eta=0.5, mu=0.9)
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    assert optimizer.eta == 0.5 and optimizer.mu == 0.9
+    state = optimizer.state_dict()
+    for i, p in enumerate(net.parameters()):
+        assert state[f"velocity.{i}"].shape == p.shape
+        np.testing.assert_array_equal(state[f"velocity.{i}"], ckpt.optimizer_state[f"velocity.{i}"])
+    history = bp.History.from_dict(ckpt.history)
+    assert history.epoch == [0] and history.training_size == 1000
+    assert ckpt.rng.bit_generator.state["bit_generator"] == "PCG64"
+    ckpt.rng.random(3)  # a working generator
+
+
+def test_layers_written_by_0_1_0_load_and_give_the_same_outputs():
+    net = bpio.load(FIXTURES / "layers-0.1.0.npz")
+    assert [type(m) for m in net] == [bp.Dense, bp.Tanh, bp.Dropout, bp.Dense, bp.Softmax]
+    assert net[2].p == 0.2
+    expected = np.load(FIXTURES / "layers-0.1.0-output.npy", allow_pickle=False)
+    np.testing.assert_allclose(net.eval()(np.linspace(-1, 1, 8).reshape(4, 2)), expected, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["layers-0.1.0.npz", "model-0.1.0.npz"])
+def test_files_without_ties_are_still_written_byte_for_byte_as_0_1_0_wrote_them(tmp_path, monkeypatch, name):
+    monkeypatch.setattr(bpio, "__version__", "0.1.0")  # the only field that differs once minibp's version moves on
+    ckpt = bpio.load_checkpoint(FIXTURES / name)
+    optimizer = None
+    if ckpt.optimizer_state is not None:
+        optimizer = bp.Momentum(ckpt.net.parameters(), eta=0.5, mu=0.9)
+        optimizer.load_state_dict(ckpt.optimizer_state)
+    bpio.save(ckpt.net, tmp_path / name, optimizer=optimizer, history=ckpt.history, rng=ckpt.rng)
+    assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes()
+
+
+# -- containers -------------------------------------------------------------------------------------
+
+
+def test_user_container_round_trips(tmp_path, registry, rng):
+    @bpio.register_module(container=True)
+    class Residual(bp.Module):
+        """y = x + f(x) for a chain f of modules."""
+
+        def __init__(self, *modules: bp.Module):
+            self.body = list(modules)
+
+        def forward(self, x):
+            out = x
+            for module in self.body:
+                out = module(out)
+            return x + out
+
+        def backward(self, grad_output):
+            grad = grad_output
+            for module in reversed(self.body):
+                grad = module.backward(grad)
+            return grad_output + grad
+
+    net = bp.Sequential(bp.Dense(3, 4, rng=0), Residual(bp.Dense(4, 4, rng=1), bp.Tanh()), bp.Sigmoid())
+    bpio.save(net, tmp_path / "m.npz")
+    header, _ = read_entries(tmp_path / "m.npz")
+    node = header["architecture"]["modules"][1]
+    assert node["type"] == "Residual" and [m["type"] for m in node["modules"]] == ["Dense", "Tanh"]
+    same = bpio.load(tmp_path / "m.npz")
+    assert [n for n, _ in same.named_parameters()] == ["0.w", "0.b", "1.body.0.w", "1.body.0.b"]
+    x = rng.standard_normal((3, 5))
+    assert same(x).tobytes() == net(x).tobytes()
+
+
+def test_a_layer_that_builds_its_own_children_is_saved_by_its_config(tmp_path, registry, rng):
+    @bpio.register_module
+    class Block(bp.Module):
+        def __init__(self, n: int):
+            self.n = n
+            self.inner = bp.Sequential(bp.Dense(n, n, rng=0), bp.Sigmoid())
+
+        def forward(self, x):
+            return self.inner(x)
+
+        def backward(self, grad_output):
+            return self.inner.backward(grad_output)
+
+    net = bp.Sequential(Block(3), bp.Dense(3, 2, rng=1))
+    net[0].inner[0].w.data[...] = rng.standard_normal((3, 3))
+    bpio.save(net, tmp_path / "m.npz")
+    header, _ = read_entries(tmp_path / "m.npz")
+    assert header["architecture"]["modules"][0] == {"type": "Block", "config": {"n": 3}}
+    same = bpio.load(tmp_path / "m.npz")
+    x = rng.standard_normal((3, 4))
+    assert same(x).tobytes() == net(x).tobytes()
+
+
+def test_only_containers_may_have_child_modules(saved):
+    path, header, arrays = saved
+    header["architecture"]["modules"][1]["modules"] = [{"type": "Sigmoid", "config": {}}]
+    expect_refusal(path, header, arrays, "Sigmoid cannot have child modules")
+
+
 # -- refusing bad files -----------------------------------------------------------------------------
 
 
@@ -501,8 +704,6 @@ def test_missing_file_is_file_not_found(tmp_path):
 
 def _good_bytes() -> bytes:
     """A small but complete model file: optimizer arrays, history, rng states and metadata."""
-    import tempfile
-
     modules = [bp.Dense(3, 2, rng=0), bp.Sigmoid()]
     if hasattr(bp.layers, "Dropout"):
         modules.append(bp.layers.Dropout(0.5, rng=1))
@@ -578,7 +779,19 @@ def test_fuzz_header_values(key, value):
     header[key] = value
     arrays["minibp.json"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
     buf = _stdio.BytesIO()
-    bpio._write_npz(buf, arrays)
+    write_npz(buf, arrays)
+    only_model_format_errors(buf.getvalue())
+
+
+@FUZZ
+@given(json_values | st.dictionaries(st.sampled_from(["0.w", "0.b", "2.w", "2.b", "1.w", ""]), json_values))
+def test_fuzz_tied_values(value):
+    buf = _stdio.BytesIO()
+    with tempfile.TemporaryDirectory() as d:
+        bpio.save(tied_net(), Path(d) / "m.npz")
+        header, arrays = read_entries(Path(d) / "m.npz")
+    header["tied"] = value
+    write_npz(buf, {"minibp.json": np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays})
     only_model_format_errors(buf.getvalue())
 
 
@@ -626,7 +839,7 @@ def test_exception_mid_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path
     bpio.save(bp.mlp([6, 5, 4], rng=0), path)
     before = path.read_bytes()
     if not anonymous:
-        monkeypatch.setattr(bpio, "_write_anonymous", lambda *args: False)
+        monkeypatch.setattr(_files, "_write_anonymous", lambda *args: False)
     real_write_array = np.lib.format.write_array
     calls = []
 

@@ -1,4 +1,4 @@
-"""Files: the IDX reader fuzzed, save/load round trips over random networks, no pickle anywhere, atomic history files.
+"""Files: the IDX reader fuzzed, save/load round trips over random (tied) networks, no pickle, atomic history files.
 
 Proven elsewhere and not repeated here (``tests/test_io.py``): a model file
 carrying a pickle (as a parameter, an extra entry or the header, or a raw
@@ -32,6 +32,7 @@ from minibp import io as bpio
 from minibp.data import read_idx, write_idx
 from minibp.data.idx import IDX_TYPES
 from minibp.errors import DataFormatError
+from minibp.io.ties import find_ties
 
 FUZZ = settings(
     max_examples=int(os.environ.get("MINIBP_FUZZ_EXAMPLES", "150")),
@@ -141,6 +142,11 @@ def networks(draw):
         modules.append(draw(st.sampled_from(LAYERS))())
         if draw(st.booleans()):
             modules.append(bp.Dropout(draw(st.sampled_from([0.1, 0.5])), rng=seed))
+    dense = [m for m in modules if isinstance(m, bp.Dense)]
+    for i, later in enumerate(dense):
+        same_shape = [d for d in dense[:i] if d.w.shape == later.w.shape]
+        if same_shape and draw(st.booleans()):  # tied weights: one Parameter in two layers
+            later.w = draw(st.sampled_from(same_shape)).w
     net = bp.Sequential(*modules)
     if draw(st.booleans()):
         net = bp.Sequential(net, bp.Identity())  # nested containers
@@ -164,6 +170,7 @@ def test_save_load_round_trip_is_bit_identical(tmp_path_factory, case, optimizer
     bpio.save(ckpt.net, again, optimizer=optimizer, rng=ckpt.rng, metadata=ckpt.metadata)
     assert again.read_bytes() == path.read_bytes()  # loading loses nothing that saving writes
     assert repr(ckpt.net) == repr(net)
+    assert find_ties(ckpt.net) == find_ties(net)  # the same parameters are shared, and only those
     for (name, p), (name2, q) in zip(net.named_parameters(), ckpt.net.named_parameters(), strict=True):
         assert name == name2 and p.data.dtype == q.data.dtype and p.data.tobytes() == q.data.tobytes()
     x = np.random.default_rng(1).standard_normal((n_in, 5)).astype(dtype)

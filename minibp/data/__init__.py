@@ -9,17 +9,10 @@ X, y = data.training            # X: (784, N) floats in [0, 1], y: (N,) int64 la
 ```
 """
 
+from ._common import DataNotFoundError, Splits, data_home
 from .batches import check_mini_batch_size, minibatch_indices
 from .idx import read_idx, write_idx
-from .mnist import (
-    DataNotFoundError,
-    Splits,
-    data_home,
-    load_dataset,
-    load_fashion_mnist,
-    load_idx_directory,
-    load_mnist,
-)
+from .mnist import load_dataset, load_fashion_mnist, load_idx_directory, load_mnist
 from .remote import download
 from .sample import load_sample
 

@@ -32,6 +32,7 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
+from .._files import atomic_write
 from ..errors import DataFormatError
 
 __all__ = ["read_idx", "write_idx", "IDX_TYPES"]
@@ -213,8 +214,6 @@ def write_idx(target: str | os.PathLike | BinaryIO, array: NDArray, *, compress:
             gz.write(payload)
         payload = buffer.getvalue()
     if is_path:
-        from ..io import atomic_write  # here, not at the top: minibp.io is not needed to read IDX files
-
         atomic_write(target, lambda f: f.write(payload))  # a failed write leaves any old file as it was
     else:
         target.write(payload)

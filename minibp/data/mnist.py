@@ -9,7 +9,7 @@ book keeps the test images for the end and cuts the training images in two:
 | ``validation`` | 10,000 | the last 10,000 training images |
 | ``test`` | 10,000 | the test images |
 
-Every loader returns a [`Splits`][minibp.data.mnist.Splits] of ``(X, y)`` pairs:
+Every loader returns a [`Splits`][minibp.data._common.Splits] of ``(X, y)`` pairs:
 
 - ``X`` has shape $(784, N)$, one example per column, pixels as floats in
   $[0, 1]$ (the byte divided by 255). Its memory holds each example
@@ -33,21 +33,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ..errors import DataFormatError, HyperparameterError, MinibpError
+from ..errors import DataFormatError, HyperparameterError
+from ._common import DataNotFoundError, Splits, as_columns, data_home, float_dtype
 from .idx import read_idx
+from .remote import download as fetch
+from .sample import load_sample
 
+# Splits, DataNotFoundError, data_home and as_columns live in ._common; importing them from here still works.
 __all__ = [
-    "Splits",
-    "DataNotFoundError",
     "IDX_FILES",
     "FASHION_MNIST_SYSTEM_DIR",
-    "data_home",
-    "as_columns",
     "load_idx_directory",
     "load_mnist",
     "load_fashion_mnist",
@@ -62,54 +61,6 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 _VALIDATION_SIZE = 10_000
-
-
-class Splits(NamedTuple):
-    """Training, validation and test data, each an ``(X, y)`` pair.
-
-    ``X`` has shape ``(n_in, N)`` (examples as columns, each contiguous in
-    memory) and ``y`` shape ``(N,)`` (``int64`` labels).
-    """
-
-    training: tuple[NDArray, NDArray]
-    validation: tuple[NDArray, NDArray]
-    test: tuple[NDArray, NDArray]
-
-
-class DataNotFoundError(MinibpError, FileNotFoundError):
-    """The files of a data set are not where they were looked for; the message says where and how to get them."""
-
-
-def data_home() -> Path:
-    """Return the root directory for downloaded data sets.
-
-    ``$MINIBP_DATA`` if set, else ``$XDG_CACHE_HOME/minibp``, else
-    ``~/.cache/minibp``. Each data set lives in a sub-directory named after it.
-    """
-    env = os.environ.get("MINIBP_DATA")
-    if env:
-        return Path(env).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "minibp"
-
-
-def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"dtype must be a floating type such as float64 or float32, got {dt}")
-    return dt
-
-
-def as_columns(images: NDArray[np.uint8], dtype: DTypeLike = np.float64) -> NDArray:
-    """Turn ``(N, rows, cols)`` bytes into an ``(rows * cols, N)`` float array in $[0, 1]$.
-
-    The result is the transpose of a C-ordered ``(N, rows * cols)`` array, so
-    each example (column) is contiguous in memory.
-    """
-    rows = images.reshape(images.shape[0], -1)
-    out = np.empty(rows.shape, dtype=_float_dtype(dtype))
-    np.divide(rows, 255, out=out)
-    return out.T
 
 
 def _find(directory: Path) -> list[Path] | None:
@@ -205,13 +156,11 @@ def load_idx_directory(
 
 
 def _load_named(name: str, title: str, candidates: list[Path], download: bool, dtype: DTypeLike) -> Splits:
-    _float_dtype(dtype)
+    float_dtype(dtype)
     for directory in candidates:
         if _find(directory) is not None:
             return load_idx_directory(directory, dtype=dtype, image_shape=(28, 28), n_classes=10)
     if download:
-        from .remote import download as fetch
-
         fetch(name, candidates[0])
         return load_idx_directory(candidates[0], dtype=dtype, image_shape=(28, 28), n_classes=10)
     looked = ", ".join(str(d) for d in candidates)
@@ -228,7 +177,7 @@ def load_mnist(
 
     Args:
         directory: the directory holding the four files; by default
-            ``data_home() / "mnist"`` (see [`data_home`][minibp.data.mnist.data_home]).
+            ``data_home() / "mnist"`` (see [`data_home`][minibp.data._common.data_home]).
         download: fetch and verify the files (see
             `minibp.data.download`) if they are missing.
         dtype: floating dtype of ``X`` (``float64`` or ``float32``).
@@ -292,8 +241,6 @@ def load_dataset(name: str | os.PathLike, *, download: bool = False, dtype: DTyp
         ``Splits`` of ``(X, y)`` pairs, examples as columns.
     """
     if name == "sample":
-        from .sample import load_sample
-
         return load_sample(dtype=dtype)
     if name == "mnist":
         return load_mnist(download=download, dtype=dtype)

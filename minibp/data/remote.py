@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from .._files import atomic_write
 from ..errors import ChecksumError, DownloadError
-from ..io import atomic_write
+from ._common import data_home
 
 __all__ = ["download", "DATASETS", "RemoteFile", "mirrors_for", "sha256_of"]
 
@@ -223,7 +224,7 @@ def download(
         name: ``"mnist"`` or ``"fashion-mnist"``.
         directory: where the files go (created if needed); by default
             ``$MINIBP_DATA/<name>``, else ``<user cache>/minibp/<name>`` (see
-            [`data_home`][minibp.data.mnist.data_home]).
+            [`data_home`][minibp.data._common.data_home]).
         mirrors: base URLs to try in order, overriding the defaults and the
             environment variable (see `mirrors_for` in `minibp.data.remote`).
         timeout: seconds to wait for a connection or for each block of data.
@@ -238,8 +239,6 @@ def download(
         DownloadError: no mirror delivered the file; the message lists each
             mirror and how it failed.
     """
-    from .mnist import data_home
-
     dataset = _dataset(name)
     urls = mirrors_for(name, mirrors)
     target = Path(directory) if directory is not None else data_home() / name

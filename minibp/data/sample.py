@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from ..errors import DataFormatError
-from .mnist import Splits, as_columns
+from ._common import Splits, as_columns
 
 __all__ = ["load_sample", "SAMPLE_FILE", "SAMPLE_SPLIT"]
 

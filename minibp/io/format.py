@@ -1,0 +1,243 @@
+r"""The model file's layout: an uncompressed ``.npz`` archive, checked entry by entry before any array is read.
+
+| entry | contents |
+|---|---|
+| ``minibp.json`` | UTF-8 JSON in a ``uint8`` array: format and minibp versions, architecture, |
+| | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata |
+| ``param/<name>`` | each parameter once, named as ``net.named_parameters()`` does (``param/0.w``, ...) |
+| ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
+
+`write_npz` writes the archive with fixed time stamps, so the same network
+gives the same bytes. `open_archive` reads the ``.npy`` header of every entry
+before any data: object arrays (the only way an ``.npy`` file can carry a
+pickle), compressed or encrypted entries, non-numeric dtypes and sizes that
+do not add up are refused before a byte of array data is allocated. Then it
+checks the JSON header's format name, version and keys. What the header
+*means* (the network, its parameters) is checked by `minibp.io.load_checkpoint`.
+
+Format versions: 1 is what minibp 0.1.0 wrote; 2 adds ``"tied"``, an object
+mapping each further name of a shared parameter to its first name
+(``{"2.w": "0.w"}``). `minibp.io.save` writes version 1 when no parameter is
+shared, so such files still load in minibp 0.1.0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tokenize
+import warnings
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ModelFormatError
+from .state import ALLOWED_KINDS
+
+__all__ = [
+    "FORMAT_VERSION",
+    "FORMAT_NAME",
+    "HEADER",
+    "PARAM",
+    "OPTIM",
+    "version_for",
+    "write_npz",
+    "Archive",
+    "open_archive",
+    "refusing_corrupt_files",
+]
+
+FORMAT_VERSION = 2
+"""The newest file layout this minibp reads and writes; `minibp.io.load` refuses files with a larger one."""
+
+FORMAT_NAME = "minibp-model"
+HEADER = "minibp.json"
+PARAM = "param/"
+OPTIM = "optimizer/"
+_MAX_HEADER_BYTES = 64 << 20
+_KEYS_1 = frozenset(
+    (
+        "format",
+        "format_version",
+        "minibp_version",
+        "architecture",
+        "parameters",
+        "optimizer",
+        "history",
+        "rng",
+        "metadata",
+    )
+)
+
+
+def _header_keys(version: int) -> set[str]:
+    """Return the keys the JSON header of format ``version`` holds (version 2 adds ``"tied"``)."""
+    return _KEYS_1 | ({"tied"} if version >= 2 else set())
+
+
+def version_for(*, tied: bool) -> int:
+    """Return the oldest format version that can hold a file: 2 with tied parameters, else 1 (minibp 0.1.0's)."""
+    return 2 if tied else 1
+
+
+def write_npz(f: IO[bytes], arrays: Mapping[str, NDArray]) -> None:
+    """Write ``arrays`` as an uncompressed ``.npz`` with fixed timestamps: the same net gives the same bytes."""
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with archive.open(info, mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
+
+
+# Everything numpy's and zipfile's parsers raise on a damaged file (found by fuzzing, see tests/test_io.py).
+_READ_ERRORS = (
+    ValueError,
+    OSError,
+    EOFError,
+    KeyError,
+    IndexError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    RuntimeError,  # zipfile's "encrypted, password required"; includes RecursionError
+    NotImplementedError,
+    UnicodeError,
+    SyntaxError,  # numpy parses .npy headers with ast and tokenize
+    tokenize.TokenError,
+    zlib.error,
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    Warning,
+)
+
+
+@contextlib.contextmanager
+def refusing_corrupt_files(where: str) -> Iterator[None]:
+    """Turn every failure of the parsers inside the block (warnings included) into `ModelFormatError`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            yield
+    except ModelFormatError:
+        raise
+    except _READ_ERRORS as err:
+        raise ModelFormatError(f"{where} is corrupt or not a minibp model: {type(err).__name__}: {err}") from err
+
+
+@dataclass
+class Archive:
+    """An open model file whose entries and header have been checked.
+
+    Attributes:
+        header: the decoded JSON header (format, version and keys checked).
+        members: ``shape, dtype`` of every entry, by key (``"param/0.w"``), read from the ``.npy`` headers.
+        where: how error messages name the file.
+        npz: the open `numpy.lib.npyio.NpzFile`.
+    """
+
+    header: dict[str, Any]
+    members: dict[str, tuple[tuple[int, ...], np.dtype]]
+    where: str
+    npz: Any
+
+    def require_entries(self, wanted: set[str]) -> None:
+        """Raise `ModelFormatError` unless the archive holds exactly the entries ``wanted``."""
+        if set(self.members) != wanted:
+            missing, extra = sorted(wanted - set(self.members)), sorted(set(self.members) - wanted)
+            raise ModelFormatError(f"{self.where}: missing entries {missing}, unexpected entries {extra}")
+
+    def read(self, key: str) -> NDArray:
+        """Read the array of entry ``key`` (its header was checked when the archive was opened)."""
+        return self.npz[key]
+
+
+@contextlib.contextmanager
+def open_archive(source: IO[bytes], where: str) -> Iterator[Archive]:
+    """Open a model file, check every entry's ``.npy`` header and the JSON header, and yield an `Archive`."""
+    start = source.tell()
+    magic = source.read(4)
+    source.seek(start)
+    if magic not in (b"PK\x03\x04", b"PK\x05\x06"):  # only a zip archive; never a bare .npy or a pickle
+        raise ModelFormatError(f"{where} is not an .npz archive (it starts with {magic!r})")
+    with np.load(source, allow_pickle=False) as npz:
+        if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover - np.load returned a plain array
+            raise ModelFormatError(f"{where}: not an .npz archive")
+        archive = npz.zip
+        archive_size = archive.fp.seek(0, os.SEEK_END) if archive.fp is not None else 0
+        members: dict[str, tuple] = {}
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                raise ModelFormatError(f"{where}: unexpected entry {info.filename!r} (not an array)")
+            key = info.filename[: -len(".npy")]
+            if key in members:
+                raise ModelFormatError(f"{where}: entry {info.filename!r} appears twice")
+            members[key] = _check_member(archive, info, archive_size, where)
+        yield Archive(_read_header(npz, members, where), members, where, npz)
+
+
+def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, where: str) -> tuple:
+    """Read and check the ``.npy`` header of one archive member; return ``(shape, dtype)``."""
+    if info.flag_bits & 0x1:
+        raise ModelFormatError(f"{where}: entry {info.filename!r} is encrypted")
+    if info.compress_type != zipfile.ZIP_STORED:  # save never compresses; no decompressor ever runs
+        raise ModelFormatError(f"{where}: entry {info.filename!r} is compressed; minibp model files are not")
+    if info.compress_size > archive_size or info.file_size != info.compress_size:
+        raise ModelFormatError(f"{where}: entry {info.filename!r} declares impossible sizes")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ModelFormatError(f"{where}: entry {info.filename!r} has unsupported .npy version {version}")
+        header_size = member.tell()
+    if dtype.hasobject:
+        raise ModelFormatError(
+            f"{where}: entry {info.filename!r} is an object array, which can only be read by unpickling it; "
+            "refusing to load it"
+        )
+    if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ModelFormatError(f"{where}: entry {info.filename!r} has dtype {dtype}, not a plain number type")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if header_size + nbytes != info.file_size:
+        raise ModelFormatError(
+            f"{where}: entry {info.filename!r} is truncated or corrupt: its header promises {nbytes} bytes of "
+            f"data for shape {shape}, but it holds {info.file_size - header_size}"
+        )
+    return shape, dtype
+
+
+def _read_header(npz: Any, members: dict[str, tuple], where: str) -> dict[str, Any]:
+    """Decode ``minibp.json`` and check its format name, version and keys."""
+    if HEADER not in members:
+        raise ModelFormatError(f"{where}: no {HEADER!r} entry; this is not a minibp model file")
+    shape, dtype = members[HEADER]
+    if dtype != np.uint8 or len(shape) != 1 or shape[0] > _MAX_HEADER_BYTES:
+        raise ModelFormatError(f"{where}: {HEADER!r} must be a 1-D uint8 array, got {dtype} {shape}")
+    header = json.loads(npz[HEADER].tobytes().decode("utf-8"))
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
+        raise ModelFormatError(f"{where}: {HEADER!r} does not describe a minibp model")
+    version = header.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFormatError(f"{where}: invalid format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFormatError(
+            f"{where}: written in format version {version} by minibp {header.get('minibp_version')!r}; "
+            f"this minibp reads format versions up to {FORMAT_VERSION}. Upgrade minibp to load it."
+        )
+    expected = _header_keys(version)
+    if set(header) != expected:
+        raise ModelFormatError(
+            f"{where}: header keys differ from format {version}: missing {sorted(expected - set(header))}, "
+            f"unexpected {sorted(set(header) - expected)}"
+        )
+    return header
