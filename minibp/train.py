@@ -363,7 +363,7 @@ def train(
     fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers) if fused is not False else (None, "fused=False")
     if fused and fused_epoch is None:
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
-    x_bound = float(np.abs(X).max()) if fused_epoch is not None else 0.0
+    x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
     if verbose:
         print(
             "Training with the fused epoch (minibp.fast)"
