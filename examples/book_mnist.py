@@ -1,7 +1,8 @@
 """The book's chapter 1 experiment: a [784, 30, 10] sigmoid network learns MNIST digits.
 
 Thirty epochs of mini-batch SGD with m = 10 and eta = 3.0 on the quadratic
-cost, printing the validation accuracy after each epoch as the book does:
+cost, printing the validation accuracy after each epoch as the book does
+(after a first line naming the training path, here minibp's fused epoch):
 
     python examples/book_mnist.py                 # the bundled 5,000-digit sample
     python examples/book_mnist.py --data mnist    # the full 50,000 / 10,000 / 10,000 split

@@ -71,7 +71,23 @@ def test_own_layer_passes_gradcheck_and_the_broken_one_fails(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("gradcheck passed") and out[1].startswith("gradcheck passed")
     assert out[2].startswith("gradcheck FAILED")
+    assert out[3].startswith("Training with the modules' forward and backward (")  # a layer of one's own
+    assert out[-1].startswith("the 30 factors s after training: from ")
     assert 0.0 <= accuracy <= 1.0
+
+
+def test_own_layer_scale_is_found_checked_and_trained_in_place():
+    module = example("own_layer")
+    scale = module.Scale(3)
+    assert [name for name, _ in scale.named_parameters()] == ["s"]
+    x = np.random.default_rng(4).standard_normal((3, 5))
+    result = gradcheck(scale, x)
+    assert result.ok and set(result.errors) == {"input", "s"}, str(result)
+    net = bp.Sequential(bp.Dense(3, 3, rng=0), scale, bp.Dense(3, 2, rng=1), bp.Sigmoid())
+    s = scale.s.data  # held before training, as the tutorial does
+    bp.train(net, (x, np.array([0, 1, 1, 0, 1])), optimizer=bp.SGD(net.parameters(), eta=1.0),
+             epochs=3, mini_batch_size=2, rng=0, verbose=False)  # fmt: skip
+    assert s is scale.s.data and not np.all(s == 1.0)  # the same array, changed by the optimizer
 
 
 def test_own_layer_tanh_gradients():
@@ -82,9 +98,10 @@ def test_own_layer_tanh_gradients():
 
 
 def test_own_layer_passes_the_contract_kit(capsys, monkeypatch):
-    monkeypatch.syspath_prepend(str(EXAMPLES))  # the script imports its Tanh from own_layer.py
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # the script imports its layers from own_layer.py
     assert example("own_layer_contract").main()
-    assert "passes all" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.count("passes all") == 2 and out.startswith("Tanh() passes all") and "Scale(4) passes all" in out
 
 
 def test_own_cost_cancels_sigmoid_prime(capsys):
@@ -94,9 +111,37 @@ def test_own_cost_cancels_sigmoid_prime(capsys):
     quadratic, cross_entropy, minibp_cross_entropy = (float(line.rsplit("=", 1)[1]) for line in out[:3])
     assert cross_entropy < 1e-12 < 0.01 < quadratic
     assert minibp_cross_entropy < 1e-12
-    saturated = [float(line.rsplit("=", 1)[1]) for line in out[3:6]]
-    assert saturated == [0.0, 0.0, 1.0]  # only the fused cost still learns from a saturated output
-    assert set(accuracy) == {"QuadraticCost", "CrossEntropy"}
+    assert out[3] == "a = sigma(z) = [1.0, 4.25e-18]"  # sigma(40) rounds to 1, sigma(-40) does not round to 0
+
+    def saturated(line):
+        name, values = line.split(" m delta^L = ")
+        return name.strip(), [float(v) for v in values.strip("[]").split(",")]
+
+    # z = 40 with y = 0, z = -40 with y = 1: the true m delta^L = sigma(z) - y is [1, -1]
+    rows = dict(saturated(line) for line in out[4:9])
+    assert rows["QuadraticCost"][0] == 0.0 and -1e-17 < rows["QuadraticCost"][1] < 0  # sigma' itself
+    assert rows["CrossEntropy"][0] == 0.0 and -1e-5 < rows["CrossEntropy"][1] < 0  # the clip spoils the cancellation
+    assert rows["CrossEntropyCost"] == [0.0, -1.0]  # a(1 - a) = 0 at z = 40: no cost of a can recover it
+    assert rows["SigmoidCrossEntropy"] == rows["SigmoidCrossEntropyCost"] == [1.0, -1.0]  # costs of z: exact
+    assert out[9].startswith("train: SigmoidCrossEntropy() takes the weighted input z of a final Dense")
+    assert "remove the final Sigmoid" in out[9]
+    assert set(accuracy) == {"QuadraticCost", "CrossEntropy", "SigmoidCrossEntropy"}
+    assert len(out) == 13
+
+
+def test_own_cost_of_z_matches_minibp_and_finite_differences():
+    module = example("own_cost")
+    rng = np.random.default_rng(6)
+    z = rng.normal(0, 5, (3, 4))
+    y = rng.uniform(0, 1, (3, 4))
+    ours, builtin = module.SigmoidCrossEntropy(), bp.SigmoidCrossEntropyCost()
+    assert ours.takes == builtin.takes == "z" and module.CrossEntropy().takes == "a"
+    np.testing.assert_allclose(ours(z, y), builtin(z, y), rtol=1e-13)
+    np.testing.assert_allclose(ours.backward(), builtin.backward(), rtol=1e-13, atol=1e-17)
+    numeric = numerical_gradient(lambda: ours(z, y), z, eps=1e-6)
+    np.testing.assert_allclose(ours.backward(), numeric, rtol=1e-6, atol=1e-9)
+    ours(np.array([[-800.0, 800.0]]), np.array([[1.0, 0.0]]))  # no overflow (warnings are errors here)
+    np.testing.assert_array_equal(ours.backward(), [[-0.5, 0.5]])
 
 
 def test_own_cost_gradient_matches_finite_differences():
@@ -205,6 +250,10 @@ def test_source_quotes_fail_loudly_when_the_code_moves():
         hooks.source_block("minibp/layers.py", "a comment that is not there")
     with pytest.raises(ValueError, match="after line"):
         hooks.source_block("minibp/layers.py", "# BP4:", "# BP3:")
+    update = hooks.source_block("minibp/optim.py", "def update(self) -> None:", "# eq. 13-14", after="class SGD(")
+    assert "p.data -= self.eta * p.grad" in update.splitlines()[-2]  # SGD's update, not the base class's
+    with pytest.raises(ValueError, match="contains 'class NoSuchClass'"):
+        hooks.source_block("minibp/optim.py", "def update", after="class NoSuchClass")
 
 
 def test_every_public_name_has_a_reference_page():

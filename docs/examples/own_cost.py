@@ -1,4 +1,4 @@
-"""Write your own cost: cross-entropy for sigmoid outputs, and what it does to delta^L.
+"""Write your own cost: cross-entropy as a cost of a and as a cost of z, and what each does to delta^L.
 
 python docs/examples/own_cost.py
 """
@@ -6,6 +6,7 @@ python docs/examples/own_cost.py
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 import minibp as bp
 from minibp.data import load_sample
@@ -13,7 +14,7 @@ from minibp.data import load_sample
 
 # --8<-- [start:cost]
 class CrossEntropy(bp.Cost):
-    r"""Cross-entropy for sigmoid outputs, averaged over the mini-batch.
+    r"""Cross-entropy of sigmoid outputs $a$, averaged over the mini-batch (a cost of $a$).
 
     $$C = -\frac{1}{m}\sum_x \sum_j \big[y_j \ln a^L_j + (1 - y_j)\ln(1 - a^L_j)\big]$$
     """
@@ -35,6 +36,29 @@ class CrossEntropy(bp.Cost):
 # --8<-- [end:cost]
 
 
+# --8<-- [start:cost-z]
+class SigmoidCrossEntropy(bp.Cost):
+    r"""The same cost, computed from the weighted input $z$ of a final `Dense` (a cost of $z$).
+
+    $$C = \frac{1}{m}\sum_x \sum_j \big[\ln(1 + e^{-z_j}) + (1 - y_j)\,z_j\big],
+      \qquad \delta^L = \frac{1}{m}\big(\sigma(z) - y\big)$$
+    """
+
+    takes = "z"  # forward receives z^L, backward returns delta^L = dC/dz^L
+
+    def forward(self, z, y):
+        self.z, self.y = z, y
+        m = z.shape[1]
+        return float(np.sum(np.logaddexp(0, -z) + (1 - y) * z)) / m  # ln(1 + e^-z) = -ln sigma(z), never overflows
+
+    def backward(self):
+        m = self.z.shape[1]
+        return (expit(self.z) - self.y) / m  # BP1 with sigma' cancelled on paper: nothing left to round to 0
+
+
+# --8<-- [end:cost-z]
+
+
 def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None = None) -> dict[str, float]:
     # --8<-- [start:delta]
     rng = np.random.default_rng(seed)
@@ -48,34 +72,52 @@ def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None 
         delta_L = net[-1].backward(cost.backward())  # BP1: Sigmoid.backward(cost.backward())
         m = x.shape[1]
         gap = np.abs(m * delta_L - (a - y)).max()
-        print(f"{type(cost).__name__:<16} largest |m delta^L - (a - y)| = {gap:.2e}")
+        print(f"{type(cost).__name__:<19} largest |m delta^L - (a - y)| = {gap:.2e}")
     # --8<-- [end:delta]
 
     # --8<-- [start:saturated]
+    z = np.array([[40.0, -40.0]])  # one output neuron, two examples, both confidently wrong
+    y = np.array([[0.0, 1.0]])  # so sigma(z) - y = [1, -1]
+    m = z.shape[1]
     sigmoid = bp.Sigmoid()
-    a = sigmoid(np.array([[40.0]]))  # an output neuron that is confidently wrong: a rounds to exactly 1.0
-    y = np.array([[0.0]])
-    for cost in (bp.QuadraticCost(), CrossEntropy(), bp.CrossEntropyCost()):
+    a = sigmoid(z)
+    print(f"a = sigma(z) = [{a[0, 0]}, {a[0, 1]:.3g}]")  # sigma(40) rounds to exactly 1.0
+    for cost in (bp.QuadraticCost(), CrossEntropy(), bp.CrossEntropyCost()):  # costs of a, after a Sigmoid
         cost(a, y)
-        delta_L = sigmoid.backward(cost.backward())
-        print(f"{type(cost).__name__:<16} a = {a.item()}, y = 0: delta^L = {delta_L.item():.3g}")
+        d = m * sigmoid.backward(cost.backward())  # m delta^L, to compare with sigma(z) - y
+        print(f"{type(cost).__name__:<23} m delta^L = [{d[0, 0]:.3g}, {d[0, 1]:.3g}]")
+    for cost in (SigmoidCrossEntropy(), bp.SigmoidCrossEntropyCost()):  # costs of z, no Sigmoid
+        cost(z, y)
+        d = m * cost.backward()  # the cost returns delta^L itself
+        print(f"{type(cost).__name__:<23} m delta^L = [{d[0, 0]:.3g}, {d[0, 1]:.3g}]")
     # --8<-- [end:saturated]
 
-    # --8<-- [start:compare]
+    # --8<-- [start:refuse]
     data = load_sample()
     X, y = data.training
     if n_train is not None:  # the tests train on fewer digits
         X, y = X[:, :n_train], y[:n_train]
+    net = bp.mlp([784, 30, 10], rng=seed)  # ends in Sigmoid
+    try:
+        bp.train(net, (X, y), optimizer=bp.SGD(net.parameters(), eta=eta), cost=SigmoidCrossEntropy(),
+                 epochs=1, mini_batch_size=10)  # fmt: skip
+    except ValueError as err:
+        print(err)
+    # --8<-- [end:refuse]
+
+    # --8<-- [start:compare]
     accuracy = {}
-    for cost in (bp.QuadraticCost(), CrossEntropy()):
-        net = bp.mlp([784, 30, 10], init="scaled", rng=seed)  # the same start for both
+    for cost in (bp.QuadraticCost(), CrossEntropy(), SigmoidCrossEntropy()):
+        net = bp.mlp([784, 30, 10], init="scaled", rng=seed)  # the same start for all three
+        if cost.takes == "z":
+            net = net[:-1]  # drop the final Sigmoid: the cost applies it
         optimizer = bp.SGD(net.parameters(), eta=eta)
         bp.train(
             net, (X, y), optimizer=optimizer, cost=cost, epochs=epochs, mini_batch_size=10, rng=seed, verbose=False
         )
         name = type(cost).__name__
         accuracy[name] = bp.accuracy(net, *data.validation)
-        print(f"{name:<16} validation accuracy after {epochs} epochs: {accuracy[name]:.1%}")
+        print(f"{name:<19} validation accuracy after {epochs} epochs: {accuracy[name]:.1%}")
     # --8<-- [end:compare]
     return accuracy
 

@@ -1,4 +1,4 @@
-"""Write your own layer: a Tanh activation, checked against finite differences, then trained.
+"""Write your own layer: a Tanh activation and a Scale layer with a parameter, checked, then trained.
 
 python docs/examples/own_layer.py
 """
@@ -32,6 +32,32 @@ class Tanh(bp.Module):
 # --8<-- [end:layer]
 
 
+# --8<-- [start:scale]
+class Scale(bp.Module):
+    r"""Multiply each feature by a factor of its own: $a = s \odot x$, with $s$ of shape $(n, 1)$."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.s = bp.Parameter(np.ones((n, 1)))  # found by parameters() because it is an attribute
+        self.x = None  # the input, kept by forward for the gradient of s
+
+    def forward(self, x):
+        self.x = x
+        return self.s.data * x  # a = s (*) x, s broadcast over the m columns
+
+    def backward(self, grad_output):
+        if self.x is None:
+            raise RuntimeError("Scale: backward called before forward")
+        self.s.grad += (grad_output * self.x).sum(axis=1, keepdims=True)  # dC/ds_j = sum_x dC/da_j x_j
+        return grad_output * self.s.data  # dC/dx = dC/da (*) s
+
+    def __repr__(self) -> str:
+        return f"Scale({self.n})"
+
+
+# --8<-- [end:scale]
+
+
 def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None = None) -> float:
     # --8<-- [start:check]
     rng = np.random.default_rng(seed)
@@ -56,13 +82,16 @@ def main(epochs: int = 10, eta: float = 0.5, seed: int = 0, n_train: int | None 
     net = bp.Sequential(
         bp.Dense(784, 30, init="scaled", rng=seed),
         Tanh(),
+        Scale(30),
         bp.Dense(30, 10, init="scaled", rng=seed),
         bp.Sigmoid(),
     )
+    s = net[2].s.data  # the very array that SGD will update: a parameter's arrays never move
     optimizer = bp.SGD(net.parameters(), eta=eta)
     bp.train(
         net, (X, y), optimizer=optimizer, epochs=epochs, mini_batch_size=10, evaluation_data=data.validation, rng=seed
     )
+    print(f"the 30 factors s after training: from {s.min():.2f} to {s.max():.2f} (all 1.00 at the start)")
     # --8<-- [end:train]
     return bp.accuracy(net, *data.validation)
 

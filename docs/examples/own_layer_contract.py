@@ -1,19 +1,20 @@
-"""Run minibp's module contract kit on the Tanh layer of the own-layer tutorial.
+"""Run minibp's module contract kit on the two layers of the own-layer tutorial.
 
 python docs/examples/own_layer_contract.py
 """
 
 from __future__ import annotations
 
-from own_layer import Tanh
+from own_layer import Scale, Tanh
 
 from minibp.testing import check_module
 
 
 def main() -> bool:
     # --8<-- [start:contract]
-    report = check_module(Tanh(), (4, 5))  # a standard normal batch of 5 columns with 4 features
-    print(report)
+    for layer in (Tanh(), Scale(4)):
+        report = check_module(layer, (4, 5))  # a standard normal batch of 5 columns with 4 features
+        print(report)
     # --8<-- [end:contract]
     return report.ok
 
