@@ -1,4 +1,4 @@
-"""Cross-entropy and log-likelihood costs of a and of z: values, gradients, output errors, stability, PyTorch equivalences."""
+"""Cross-entropy and log-likelihood costs of a and of z: values, gradients, stability, PyTorch equivalences."""
 
 import numpy as np
 import pytest

@@ -11,7 +11,9 @@ training trajectory itself is chaotic. Moving every initial parameter of the
 module path by one unit in the last place changes its own parameters after
 100 steps by 4e-2 (float32) and 1e-11 (float64), relative. There, float32 is
 compared step by step: before each of the 100 steps both paths are given the
-same parameters, and each step must agree to 1e-5. The paths also fail alike: the same typed errors, divergence at the same
+same parameters, and each step must agree to 1e-5.
+
+The paths also fail alike: the same typed errors, divergence at the same
 mini-batch, the parameters of the last good step.
 """
 
@@ -93,7 +95,8 @@ def test_the_books_networks_train_to_the_same_parameters(sizes, batches, dtype):
     if m == 1 and dtype == np.float32:
         return step_by_step(SIZES[sizes], dtype, steps=n)
     assert math.ceil(n / m) * epochs >= 100
-    nets = train_both(lambda: build(SIZES[sizes], bp.Sigmoid, bp.Sigmoid, dtype), bp.QuadraticCost, m=m, n=n, epochs=epochs)
+    make = lambda: build(SIZES[sizes], bp.Sigmoid, bp.Sigmoid, dtype)  # noqa: E731
+    nets = train_both(make, bp.QuadraticCost, m=m, n=n, epochs=epochs)
     assert_same_parameters(*nets, dtype)
     assert nets[0][0].w.data.dtype == dtype
 
@@ -159,8 +162,10 @@ class MySigmoid(bp.Sigmoid):
 
 
 REFUSED = {
-    "Dropout": (lambda: bp.Sequential(bp.Dense(784, 30), bp.Sigmoid(), bp.Dropout(0.1), bp.Dense(30, 10), bp.Sigmoid()),
-                "module 2 \\(Dropout"),  # fmt: skip
+    "Dropout": (
+        lambda: bp.Sequential(bp.Dense(784, 30), bp.Sigmoid(), bp.Dropout(0.1), bp.Dense(30, 10), bp.Sigmoid()),
+        "module 2 \\(Dropout",
+    ),  # fmt: skip
     "a subclass": (lambda: bp.Sequential(bp.Dense(784, 10), MySigmoid()), "module 1 \\(MySigmoid"),
     "not a Sequential": (lambda: bp.Dense(784, 10), "the network is a Dense, not a Sequential"),
     "a Softmax": (lambda: bp.Sequential(bp.Dense(784, 10), bp.Softmax()), "module 1 \\(Softmax"),
@@ -194,7 +199,7 @@ def test_settings_the_fused_path_does_not_take_are_refused_by_name():
     for network, cost, optimizer, regularizers, reason in cases:
         plan, why = fast.plan(network, cost, optimizer, regularizers)
         assert plan is None and reason in why, why
-    square = bp.Sequential(bp.Dense(784, 30), bp.Sigmoid(), bp.Dense(30, 30), bp.Sigmoid(), bp.Dense(30, 30), bp.Sigmoid())
+    square = bp.mlp([784, 30, 30, 30], rng=0)
     square[4].w = square[2].w  # tied weights: one Parameter in two layers
     plan, why = fast.plan(square, bp.QuadraticCost(), bp.SGD(square.parameters(), eta=1.0), [])
     assert plan is None and "held twice" in why
@@ -226,7 +231,7 @@ def test_a_non_finite_cost_stops_both_paths_at_the_same_mini_batch_with_the_same
     assert (fused_error.epoch, fused_error.mini_batch) == (module_error.epoch, module_error.mini_batch)
     assert str(fused_error) == str(module_error) and "the cost is" in str(fused_error)
     assert (fused_error.epoch, fused_error.mini_batch) != (0, 0)  # some steps succeeded first
-    for p, q, s in zip(fused_net.parameters(), module_net.parameters(), start):
+    for p, q in zip(fused_net.parameters(), module_net.parameters()):
         assert np.isfinite(p.data).all()
         np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=0)
     assert any((p.data != s).any() for p, s in zip(fused_net.parameters(), start))

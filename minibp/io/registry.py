@@ -40,9 +40,7 @@ _REGISTRY: dict[str, type[Module]] = {}
 _CONTAINERS: set[type[Module]] = set()
 
 
-def register_module(
-    cls: M | None = None, *, name: str | None = None, container: bool = False
-) -> M | Callable[[M], M]:
+def register_module(cls: M | None = None, *, name: str | None = None, container: bool = False) -> M | Callable[[M], M]:
     """Register a `Module` subclass so that `minibp.io.save` can write it and `minibp.io.load` can rebuild it.
 
     Use it as a decorator, bare or with a name:
