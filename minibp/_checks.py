@@ -8,6 +8,8 @@ once (`minibp.train.train`, `minibp.train.evaluate`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,12 +20,14 @@ from .errors import HyperparameterError, NonFiniteError, ShapeError
 def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) -> NDArray:
     """Return ``x`` as a real ``(n, m)`` array of ``dtype``, or raise naming ``owner`` (a module)."""
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] != n:
+    if x.ndim != 2 or x.shape[0] != n or x.shape[1] == 0:
         hint = ""
         if x.ndim == 1:
             hint = " (a single example must be a column: use x.reshape(-1, 1))"
         elif x.ndim == 2 and x.shape[1] == n:
             hint = " (examples are columns: did you pass rows? use x.T)"
+        elif x.ndim == 2 and x.shape[1] == 0:
+            hint = " (an empty mini-batch: m must be at least 1)"
         raise ShapeError(f"{owner!r} expected input of shape ({n}, m), got {x.shape}{hint}")
     if x.dtype.kind not in "fiub":
         raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
@@ -47,6 +51,46 @@ def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -
 def all_finite(x: NDArray) -> bool:
     """Whether ``x`` holds no NaN or infinity."""
     return bool(np.isfinite(x).all())
+
+
+def magnitude(x: NDArray) -> float:
+    """An upper bound on ``max |x|``: the 2-norm, else the exact maximum; NaN or infinity if ``x`` holds them."""
+    square = float(np.vdot(x, x))  # one BLAS pass, no temporary, no warning on overflow
+    if math.isfinite(square):
+        return math.sqrt(square)
+    return float(np.abs(x).max())
+
+
+def check_step(owner: object, what: str, x: NDArray, change: float, exact: Callable[[], float] | None = None) -> None:
+    """Raise `NonFiniteError` unless adding at most ``change`` to every entry of ``x`` keeps it far from overflow.
+
+    ``exact()``, if given, is the exact largest change, tried when the bound on ``max |x|`` is too loose.
+    """
+    limit = float(np.finfo(x.dtype).max) / 2
+    if magnitude(x) + change < limit:
+        return
+    if exact is not None and x.size and float(np.abs(x).max()) + exact() < limit:
+        return
+    raise NonFiniteError(
+        f"{type(owner).__name__}.step: the update of {what} {x.shape} would overflow (changes up to {change:.3g}); "
+        "no parameter was changed"
+    )
+
+
+def check_distinct(owner: str, children: Iterable[tuple[str, Any]]) -> None:
+    """Raise ``ValueError`` if one module object appears twice in the trees below ``(name, module)`` pairs."""
+    seen: dict[int, str] = {}
+    stack = list(children)[::-1]
+    while stack:
+        name, module = stack.pop()
+        if id(module) in seen:
+            raise ValueError(
+                f"{owner}: {module!r} is used twice, as {seen[id(module)]} and as {name}; a module keeps what its "
+                "forward saw for backward, so each place needs its own (to share weights, give two modules one "
+                "Parameter: second.w = first.w)"
+            )
+        seen[id(module)] = name
+        stack.extend([(f"{name}.{child_name}", child) for child_name, child in module.named_children()][::-1])
 
 
 def check_finite(x: NDArray, what: str) -> None:
@@ -73,7 +117,7 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
 
 
 def _number(owner: str, name: str, value: object) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, str, bytes)):
         raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}")
     try:
         return float(value)  # type: ignore[arg-type]

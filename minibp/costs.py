@@ -87,12 +87,27 @@ class Cost:
 def _check_pair(owner: Cost, a: object, y: object) -> tuple[NDArray, NDArray]:
     """Return ``(a, y)`` as real float arrays of one ``(n_L, m)`` shape, or raise naming ``owner``."""
     a, y = np.asarray(a), np.asarray(y)
-    if a.ndim != 2 or a.shape != y.shape:
-        raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m)")
+    if a.ndim != 2 or a.shape != y.shape or a.shape[1] == 0:
+        raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m) with m >= 1")
     if a.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
         raise TypeError(f"{owner!r}: a and y must be real numeric arrays, got dtypes {a.dtype} and {y.dtype}")
     dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
     return a.astype(dtype, copy=False), y.astype(dtype, copy=False)
+
+
+def _check_targets(owner: Cost, y: NDArray, high: float | None) -> None:
+    """Raise ``ValueError`` unless every target is in ``[0, high]`` (``[0, inf)`` for ``high=None``)."""
+    low_ok = bool(y.min() >= 0)
+    if not (low_ok and (high is None or y.max() <= high)):
+        bad = y[~((y >= 0) & (y <= (np.inf if high is None else high)))].flat[0]
+        where = "[0, 1]" if high is not None else "[0, inf)"
+        raise ValueError(f"{owner!r}: targets y must lie in {where}, got {bad}")
+
+
+def _finite_z(z: NDArray) -> NDArray:
+    """``z`` with +-inf replaced by the largest finite values (the limits a cost of z tends to)."""
+    info = np.finfo(z.dtype)
+    return np.clip(z, info.min, info.max)
 
 
 def _saved(cost: Cost, value: NDArray | None) -> NDArray:
@@ -163,6 +178,7 @@ class CrossEntropyCost(Cost):
             The mean cost over the ``m`` columns.
         """
         a, y = _check_pair(self, a, y)
+        _check_targets(self, y, 1.0)
         self.a, self.y = a, y
         info = np.finfo(a.dtype)
         log_a = np.log(np.maximum(a, info.tiny))  # ln a, never ln 0
@@ -204,6 +220,7 @@ class LogLikelihoodCost(Cost):
             The mean cost over the ``m`` columns.
         """
         a, y = _check_pair(self, a, y)
+        _check_targets(self, y, None)
         self.a, self.y = a, y
         log_a = np.log(np.maximum(a, np.finfo(a.dtype).tiny))
         return -float(np.vdot(y, log_a)) / a.shape[1]  # eq. 80, averaged over the mini-batch
@@ -247,6 +264,8 @@ class SigmoidCrossEntropyCost(Cost):
             The mean cost over the ``m`` columns.
         """
         z, y = _check_pair(self, a, y)
+        _check_targets(self, y, 1.0)
+        z = _finite_z(z)
         self.z, self.y = z, y
         total = np.vdot(y, log_expit(z)) + np.vdot(1 - y, log_expit(-z))  # y ln sigma(z) + (1-y) ln sigma(-z)
         return -float(total) / z.shape[1]
@@ -292,6 +311,8 @@ class SoftmaxLogLikelihoodCost(Cost):
             The mean cost over the ``m`` columns.
         """
         z, y = _check_pair(self, a, y)
+        _check_targets(self, y, None)
+        z = _finite_z(z)
         dtype = z.dtype
         top = z.max(axis=0, keepdims=True)
         # Every exponent <= 0. Raising z first to max(top, 0) - max_float keeps z - top from overflowing

@@ -138,14 +138,12 @@ def _saved(module: Module, value: NDArray | None) -> NDArray:
 
 
 def _as_float(x: NDArray, owner: Module) -> NDArray:
-    """Return ``x`` as a float array; integers and booleans become float64, anything else is refused."""
-    if type(x) is not np.ndarray:
-        x = np.asarray(x)
-    if x.dtype.kind != "f":
-        if x.dtype.kind not in "iub":  # complex would lose its imaginary part, objects and strings are not numbers
-            raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
-        x = x.astype(np.float64)
-    return x
+    """Return ``x`` as a float ``(n, m)`` batch (integers and booleans become float64), or raise naming ``owner``."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
+        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
+    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
 
 
 class Tanh(Module):
@@ -275,8 +273,6 @@ class Softmax(Module):
             $a$, shape ``(n, m)``; each column is positive and sums to 1.
         """
         x = _as_float(x, self)
-        if x.ndim != 2:
-            raise ShapeError(f"Softmax expected input of shape (n, m), got {x.shape}")
         info = np.finfo(x.dtype)
         x = np.clip(x, info.min, info.max)  # z = +-inf acts as the largest finite value (its limit)
         top = x.max(axis=0, keepdims=True)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import all_finite, check_positive, check_unit_interval
+from ._checks import check_positive, check_step, check_unit_interval, magnitude
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
@@ -75,19 +75,28 @@ class Optimizer:
         for p in self.parameters:
             p.zero_grad()
 
-    def check_gradients(self) -> None:
-        """Raise `NonFiniteError`, naming the parameter, if any gradient holds NaN or infinity."""
-        for i, p in enumerate(self.parameters):
-            if not all_finite(p.grad):
+    def check_gradients(self) -> list[float]:
+        """Raise `NonFiniteError`, naming the parameter, if a gradient holds NaN or infinity.
+
+        Returns:
+            For each parameter, an upper bound on ``max |grad|``.
+        """
+        bounds = [magnitude(p.grad) for p in self.parameters]
+        for i, (p, bound) in enumerate(zip(self.parameters, bounds)):
+            if not math.isfinite(bound):
                 bad = int(np.count_nonzero(~np.isfinite(p.grad)))
                 raise NonFiniteError(
                     f"{type(self).__name__}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
                     "no parameter was changed"
                 )
+        return bounds
+
+    def check_update(self, grad_bounds: list[float]) -> None:
+        """Raise `NonFiniteError` if `update` could overflow a parameter or the state (the base class cannot know)."""
 
     def step(self) -> None:
-        """Check every gradient, then `update`: a NaN or infinite gradient changes nothing."""
-        self.check_gradients()
+        """Check the gradients, then the update's size, then `update`: a failing check raises and changes nothing."""
+        self.check_update(self.check_gradients())
         self.update()
 
     def update(self) -> None:
@@ -189,6 +198,13 @@ class SGD(Optimizer):
         super().__init__(parameters)
         self.eta = eta
 
+    def check_update(self, grad_bounds: list[float]) -> None:
+        r"""Raise `NonFiniteError` if $w - \eta\,\partial C/\partial w$ could overflow."""
+        for i, (p, bound) in enumerate(zip(self.parameters, grad_bounds)):
+            check_step(
+                self, f"parameter {i}", p.data, self.eta * bound, lambda p=p: self.eta * float(np.abs(p.grad).max())
+            )
+
     def update(self) -> None:
         r"""Apply eq. 13–14 to every parameter."""
         for p in self.parameters:
@@ -223,6 +239,14 @@ class Momentum(Optimizer):
         self.eta, self.mu = eta, mu
         self.velocity: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
+    lookahead = 0.0  # Nesterov adds eta |grad| more to w
+
+    def check_update(self, grad_bounds: list[float]) -> None:
+        """Raise `NonFiniteError` if a velocity or a parameter could overflow."""
+        for i, (p, v, bound) in enumerate(zip(self.parameters, self.velocity, grad_bounds)):
+            check_step(self, f"the velocity of parameter {i}", v, self.eta * bound)
+            check_step(self, f"parameter {i}", p.data, magnitude(v) + (1 + self.lookahead) * self.eta * bound)
+
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -249,6 +273,8 @@ class Nesterov(Momentum):
         eta: the learning rate $\eta > 0$.
         mu: the momentum coefficient, $0 \le \mu < 1$.
     """
+
+    lookahead = 1.0
 
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + \mu v - \eta\nabla C$ to every parameter."""
@@ -308,6 +334,16 @@ class Adam(Optimizer):
         self.t = 0
         self.first_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
         self.second_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
+
+    def check_update(self, grad_bounds: list[float]) -> None:
+        """Raise `NonFiniteError` if a moment estimate or a parameter could overflow."""
+        step = self.eta / (1 - self.beta1 ** (self.t + 1)) / self.epsilon  # |step| <= eta_t |m1| / epsilon
+        for i, (p, m1, m2, bound) in enumerate(
+            zip(self.parameters, self.first_moment, self.second_moment, grad_bounds)
+        ):
+            check_step(self, f"the first moment of parameter {i}", m1, bound)
+            check_step(self, f"the second moment of parameter {i}", m2, bound * bound)
+            check_step(self, f"parameter {i}", p.data, step * (magnitude(m1) + bound))
 
     def update(self) -> None:
         """Apply one Adam step to every parameter."""

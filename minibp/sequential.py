@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ._checks import as_generator
+from ._checks import as_generator, check_distinct
 from .init import Initializer
 from .layers import Dense, Sigmoid
 from .module import Module
@@ -31,6 +31,7 @@ class Sequential(Module):
         for i, module in enumerate(modules):
             if not isinstance(module, Module):
                 raise TypeError(f"Sequential: item {i} is {type(module).__name__}, not a Module")
+        check_distinct("Sequential", ((str(i), m) for i, m in enumerate(modules)))
         self.layers: list[Module] = list(modules)
 
     def forward(self, x: NDArray) -> NDArray:

@@ -31,7 +31,9 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,7 +44,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from . import fast
-from ._checks import as_generator, check_finite, check_positive
+from ._checks import all_finite, as_generator, check_finite, check_positive
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size, minibatch_indices
 from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteError, ShapeError
@@ -127,12 +129,22 @@ class History:
 
 def _output_size(net: Module, X: NDArray, what: str) -> int:
     """Run one example through ``net`` to learn (and check) the output size."""
-    with evaluation_mode(net):
+    with evaluation_mode(net), np.errstate(all="ignore"):
         try:
             out = net.forward(X[:, :1])
         except ShapeError as err:  # the module saw one probe column: say what the caller passed
-            raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network: {err}") from err
+            hint = " (examples are columns: did you pass rows? use X.T)" if _fits(net, X.T) else ""
+            raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network{hint}: {err}") from err
     return out.shape[0]
+
+
+def _fits(net: Module, X: NDArray) -> bool:
+    """Whether the first column of ``X`` goes through ``net`` (to suggest ``X.T`` for data passed as rows)."""
+    try:
+        net.forward(X[:, :1])
+    except (ShapeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_inputs(X: object, what: str) -> NDArray:
@@ -154,6 +166,10 @@ def _targets(y: object, n: int, n_out: int, dtype: np.dtype, what: str) -> NDArr
     if y.ndim == 1:
         if y.shape[0] != n:
             raise ShapeError(f"{what}: X has {n} examples but y has {y.shape[0]} labels")
+        if n_out == 1:  # one output neuron: the labels 0 and 1 are its targets, as `evaluate` reads them
+            if y.dtype.kind not in "iufb" or not np.isin(y, (0, 1)).all():
+                raise LabelError(f"{what}: a network with one output takes labels 0 and 1, got {np.unique(y)[:5]}")
+            return np.asarray(y, dtype=dtype).reshape(n, 1)
         if y.dtype.kind not in "iu":
             if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y)):
                 y = y.astype(np.int64)
@@ -185,9 +201,17 @@ def _batches(X: NDArray, size: int = _CHUNK) -> Iterator[tuple[slice, NDArray]]:
 
 
 def _forward_eval(net: Module, X: NDArray) -> Iterator[tuple[slice, NDArray]]:
+    """Yield the network's output for chunks of ``X``; raise `NonFiniteError` for a NaN or infinite one."""
+    for name, p in net.named_parameters():
+        check_finite(p.data, f"the network's parameter {name}")
     with evaluation_mode(net):
         for s, x in _batches(X):
-            yield s, net.forward(x)
+            with np.errstate(all="ignore"):
+                out = net.forward(x)
+            if not all_finite(out):
+                column = s.start + int(np.argwhere(~np.isfinite(out))[0][1])
+                raise NonFiniteError(f"the network's output for example {column} is not finite (NaN or infinity)")
+            yield s, out
 
 
 def predict(net: Module, X: NDArray) -> NDArray[np.intp]:
@@ -341,10 +365,12 @@ def train(
     X, y = training_data
     X = _check_inputs(X, "train")
     n = X.shape[1]
+    n_out = _output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
     m = check_mini_batch_size(mini_batch_size, n)
+    if blas_threads is not None:
+        _check_count("blas_threads", blas_threads, 1)
     params = optimizer.parameters
     dtype = params[0].data.dtype
-    n_out = _output_size(net, X, "train")
     target_rows = _targets(y, n, n_out, dtype, "train")
     if evaluation_data is not None:
         Xe, ye = evaluation_data
@@ -376,65 +402,67 @@ def train(
     for callback in callbacks:
         _hook(callback, "on_train_begin")(net, optimizer, history)
     net.train()
-    for j in range(epochs):
-        if schedule is not None:
-            eta = schedule(j, history)
-            if eta is None:
-                history.stop_reason = f"the schedule {schedule!r} ended training before epoch {j}"
-                break
-            optimizer.eta = check_positive("train: schedule", "eta", eta)
-        start = time.perf_counter()
-        bar = _progress(-(-n // m), f"Epoch {j}", progress)
-        batches = minibatch_indices(n, m, rng)
-        if bar is not None:
-            batches = _counted(batches, bar)
-        try:
-            # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
-            with _blas_limit(blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                if fused_epoch is not None:
-                    total_cost = fused_epoch.run(j, x_rows, target_rows, batches, optimizer.eta, x_bound)  # type: ignore[attr-defined]
-                else:
-                    total_cost = _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches)
-        finally:
-            net.zero_grad()  # both paths leave every gradient zeroed
-            optimizer.zero_grad()
-            if bar is not None:
-                bar.close()
-        history.epoch.append(j)
-        history.seconds.append(time.perf_counter() - start)
-        eta_used = getattr(optimizer, "eta", None)
-        history.eta.append(None if eta_used is None else float(eta_used))
-        penalty = sum(r.penalty() for r in regularizers)
-        history.training_cost.append(total_cost / n + penalty)
-        line = f"Epoch {j}"
-        if monitor_training:
-            correct_t, cost_t = _evaluate_with_cost(net, cost, X, target_rows, np.asarray(y))
-            history.training_full_cost.append(cost_t + penalty)
-            history.training_correct.append(correct_t)
-            history.training_accuracy.append(correct_t / n)
-        else:
-            history.training_full_cost.append(None)
-            history.training_correct.append(None)
-            history.training_accuracy.append(None)
-        if evaluation_data is None:
-            history.evaluation_cost.append(None)
-            history.evaluation_correct.append(None)
-            history.evaluation_accuracy.append(None)
-            line += " complete"
-        else:
-            correct, eval_cost = _evaluate_with_cost(net, cost, Xe, target_rows_e, ye)
-            history.evaluation_cost.append(eval_cost + penalty)
-            history.evaluation_correct.append(correct)
-            history.evaluation_accuracy.append(correct / Xe.shape[1])
-            line += f": {correct} / {Xe.shape[1]}"
-        if verbose:
+    with _deferred_interrupt() as interrupted:
+        for j in range(epochs):
+            if schedule is not None:
+                eta = schedule(j, history)
+                if eta is None:
+                    history.stop_reason = f"the schedule {schedule!r} ended training before epoch {j}"
+                    break
+                optimizer.eta = check_positive("train: schedule", "eta", eta)
+            start = time.perf_counter()
+            bar = _progress(-(-n // m), f"Epoch {j}", progress)
+            batches = _Batches(minibatch_indices(n, m, rng), interrupted, bar)
+            try:
+                # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
+                with _blas_limit(blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    if fused_epoch is not None:
+                        total_cost = fused_epoch.run(j, x_rows, target_rows, batches, optimizer.eta, x_bound)  # type: ignore[attr-defined]
+                    else:
+                        total_cost = _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches)
+            finally:
+                net.zero_grad()  # both paths leave every gradient zeroed
+                optimizer.zero_grad()
+                if bar is not None:
+                    bar.close()
+            history.epoch.append(j)
+            history.seconds.append(time.perf_counter() - start)
+            eta_used = getattr(optimizer, "eta", None)
+            history.eta.append(None if eta_used is None else float(eta_used))
+            penalty = sum(r.penalty() for r in regularizers)
+            history.training_cost.append(total_cost / max(batches.seen, 1) + penalty)
+            line = f"Epoch {j}"
             if monitor_training:
-                line += f" (training data: {history.training_correct[-1]} / {n})"
-            print(line, flush=True)
-        stop = [c for c in callbacks if _hook(c, "on_epoch_end")(j, history, net, optimizer)]
-        if stop:
-            history.stop_reason = f"{stop[0]!r} stopped training after epoch {j}"
-            break
+                correct_t, cost_t = _evaluate_with_cost(net, cost, X, target_rows, np.asarray(y))
+                history.training_full_cost.append(cost_t + penalty)
+                history.training_correct.append(correct_t)
+                history.training_accuracy.append(correct_t / n)
+            else:
+                history.training_full_cost.append(None)
+                history.training_correct.append(None)
+                history.training_accuracy.append(None)
+            if evaluation_data is None:
+                history.evaluation_cost.append(None)
+                history.evaluation_correct.append(None)
+                history.evaluation_accuracy.append(None)
+                line += " complete"
+            else:
+                correct, eval_cost = _evaluate_with_cost(net, cost, Xe, target_rows_e, ye)
+                history.evaluation_cost.append(eval_cost + penalty)
+                history.evaluation_correct.append(correct)
+                history.evaluation_accuracy.append(correct / Xe.shape[1])
+                line += f": {correct} / {Xe.shape[1]}"
+            if verbose:
+                if monitor_training:
+                    line += f" (training data: {history.training_correct[-1]} / {n})"
+                print(line, flush=True)
+            if interrupted.hit:
+                history.stop_reason = f"interrupted (Ctrl-C) in epoch {j} after {batches.seen} of {n} examples"
+                break
+            stop = [c for c in callbacks if _hook(c, "on_epoch_end")(j, history, net, optimizer)]
+            if stop:
+                history.stop_reason = f"{stop[0]!r} stopped training after epoch {j}"
+                break
     for callback in callbacks:
         _hook(callback, "on_train_end")(history, net, optimizer)
     return history
@@ -463,7 +491,7 @@ def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> C
     def step() -> None:
         for r in regularizers:
             r.add_gradient()  # L2: dC/dw += (lambda/n) w
-        optimizer.check_gradients()  # raises before anything changes
+        optimizer.check_update(optimizer.check_gradients())  # raises before anything changes
         eta = getattr(optimizer, "eta", 0.0)
         for r in regularizers:
             r.before_update(eta)  # weight decay: w -> (1 - eta wd) w
@@ -490,10 +518,52 @@ def _blas_limit(threads: int | None):
     return _controller.limit(limits=threads, user_api="blas")
 
 
-def _counted(batches: Iterator[NDArray], bar) -> Iterator[NDArray]:
-    for idx in batches:
-        yield idx
-        bar.update(1)
+class _Interrupt:
+    """Whether Ctrl-C was pressed while training (see `_deferred_interrupt`)."""
+
+    hit = False
+
+
+@contextlib.contextmanager
+def _deferred_interrupt() -> Iterator[_Interrupt]:
+    """Within the block, a first Ctrl-C only sets ``hit``: training stops at the next mini-batch boundary.
+
+    A second Ctrl-C raises `KeyboardInterrupt` at once (then a step may be half applied). Only the main
+    thread receives signals; elsewhere, or when SIGINT has a handler of its own, nothing changes.
+    """
+    interrupted = _Interrupt()
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield interrupted
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if interrupted.hit:
+            raise KeyboardInterrupt
+        interrupted.hit = True
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+class _Batches:
+    """The mini-batches of one epoch, cut short after Ctrl-C; counts the examples handed out."""
+
+    def __init__(self, batches: Iterator[NDArray], interrupted: _Interrupt, bar: object) -> None:
+        self.batches, self.interrupted, self.bar, self.seen = batches, interrupted, bar, 0
+
+    def __iter__(self) -> Iterator[NDArray]:
+        for idx in self.batches:
+            if self.interrupted.hit:
+                return
+            self.seen += len(idx)
+            yield idx
+            if self.bar is not None:
+                self.bar.update(1)  # type: ignore[attr-defined]
 
 
 def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches) -> float:

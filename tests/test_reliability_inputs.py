@@ -239,7 +239,7 @@ def test_module_shape_errors_name_the_module_and_both_shapes():
         dense(np.ones((3, 4)))
     with pytest.raises(bp.ShapeError, match=r"Dense\(4, 2\) expected input.*got \(3, 5\)"):
         bp.mlp([4, 2], rng=0)(np.ones((3, 5)))
-    with pytest.raises(bp.ShapeError, match=r"Softmax expected input of shape \(n, m\), got \(3,\)"):
+    with pytest.raises(bp.ShapeError, match=r"Softmax\(\) expected input of shape \(n, m\), got \(3,\)"):
         bp.Softmax()(np.ones(3))
     dense(np.ones((4, 5)))
     with pytest.raises(
@@ -252,13 +252,14 @@ def test_module_shape_errors_name_the_module_and_both_shapes():
             module.backward(np.ones((3, 4)))
 
 
-def test_elementwise_activations_apply_to_any_shape():
-    """Documented behaviour: the element-wise activations work element by element whatever the shape."""
-    for module in [bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.Identity()]:
-        v = np.array([-1.0, 0.5, 2.0])
-        out = module(v)
-        assert out.shape == (3,)
-        np.testing.assert_array_equal(out, module(v.reshape(3, 1))[:, 0])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3, 1)])
+def test_every_activation_refuses_input_that_is_not_a_batch(shape):
+    """Every activation takes (n, m) batches, as Dense and Softmax do; a vector gets the reshape hint."""
+    for module in [bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.Identity(), bp.Softmax(), bp.Dropout(0.5, rng=0)]:
+        with pytest.raises(bp.ShapeError, match=rf"{type(module).__name__}.*expected input of shape \(n, m\)"):
+            module(np.ones(shape))
+    with pytest.raises(bp.ShapeError, match="reshape"):
+        bp.Sigmoid()(np.ones(3))
 
 
 COSTS = [bp.QuadraticCost, bp.CrossEntropyCost, bp.LogLikelihoodCost, bp.SoftmaxLogLikelihoodCost]
