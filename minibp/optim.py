@@ -51,10 +51,7 @@ class Optimizer:
     from which the base class makes `state_dict` and `load_state_dict`.
 
     Args:
-        parameters: the `Parameter` objects to update, e.g. ``net.parameters()``.
-
-    Attributes:
-        parameters: the list of parameters.
+        parameters: the `Parameter` objects to update, e.g. ``net.parameters()``; kept as ``parameters``.
     """
 
     hyperparameters: dict[str, Callable[[str, str, object], float]] = {}
@@ -76,11 +73,7 @@ class Optimizer:
             p.zero_grad()
 
     def check_gradients(self) -> list[float]:
-        """Raise `NonFiniteError`, naming the parameter, if a gradient holds NaN or infinity.
-
-        Returns:
-            For each parameter, an upper bound on ``max |grad|``.
-        """
+        """Raise `NonFiniteError` naming a parameter whose gradient is not finite; else bound each ``|grad|``."""
         bounds = [magnitude(p.grad) for p in self.parameters]
         for i, (p, bound) in enumerate(zip(self.parameters, bounds)):
             if not math.isfinite(bound):
