@@ -120,7 +120,7 @@ BAD = {
     ),
     "truncated wide body": (header(0x0C, 4) + bytes(15), "needs 16 data bytes, file has 15"),
     "extra bytes": (header(0x08, 2, 3) + bytes(7), "extra bytes"),
-    "huge claim": (header(0x08, 2**31, 2**31, 2**31) + bytes(10), "header announces|truncated"),
+    "huge claim": (header(0x08, 2**31, 2**31, 2**31) + bytes(10), "header announces|truncated|max_bytes"),
 }
 
 

@@ -256,7 +256,9 @@ def test_cli_reports_missing_data(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("MINIBP_DATA", str(tmp_path))
     assert main(["train", "--data", "mnist", "--epochs", "1", "--quiet"]) == 1
     assert "minibp data download mnist" in capsys.readouterr().err
-    assert main(["train", "--data", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    with pytest.raises(SystemExit) as exit_info:  # bad input: exit status 2, before anything is loaded
+        main(["train", "--data", str(tmp_path / "nowhere"), "--quiet"])
+    assert exit_info.value.code == 2
     assert "unknown data set" in capsys.readouterr().err
 
 

@@ -94,7 +94,9 @@ def test_refused_reset_and_stalled_mirrors_are_each_reported_and_nothing_is_left
     assert time.perf_counter() - started < 10  # each failure costs about one timeout, not forever
     assert not isinstance(info.value, ChecksumError)
     message = str(info.value)
-    lines = message.splitlines()[1:]
+    assert message.startswith("4 of the 4 files of mnist failed")  # every file is tried, each one reported
+    assert [f"could not download {n}.gz" in message for n in NAMES] == [True] * 4
+    lines = message.splitlines()[2 : 2 + len(mirrors)]  # the first file's paragraph
     assert [line.split(": ", 1)[0].strip() for line in lines] == [m + "train-images-idx3-ubyte.gz" for m in mirrors]
     assert re.search(r"cannot connect \(.*[Rr]efused", lines[0])
     assert re.search(r"(reset|RemoteDisconnected|closed|aborted)", lines[1], re.IGNORECASE)

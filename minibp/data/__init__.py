@@ -7,11 +7,14 @@ data = load_sample()            # 4,000 / 500 / 500 real MNIST digits, bundled, 
 data = load_mnist(download=True)  # the book's 50,000 / 10,000 / 10,000 split
 X, y = data.training            # X: (784, N) floats in [0, 1], y: (N,) int64 labels
 ```
+
+MNIST takes 440 MB in float64 (220 MB in float32); every loader refuses, before reading a pixel,
+data that would take more than its ``max_bytes`` (1 GiB by default).
 """
 
-from ._common import DataNotFoundError, Splits, data_home
+from ._common import DEFAULT_MAX_BYTES, DataNotFoundError, Splits, data_home
 from .batches import check_mini_batch_size, minibatch_indices
-from .idx import read_idx, write_idx
+from .idx import is_pickle, read_idx, read_idx_header, write_idx
 from .mnist import load_dataset, load_fashion_mnist, load_idx_directory, load_mnist
 from .remote import download
 from .sample import load_sample
@@ -27,7 +30,10 @@ __all__ = [
     "data_home",
     "download",
     "read_idx",
+    "read_idx_header",
     "write_idx",
+    "is_pickle",
+    "DEFAULT_MAX_BYTES",
     "check_mini_batch_size",
     "minibatch_indices",
 ]

@@ -1,13 +1,22 @@
-r"""What every data set shares: where the files live, the `Splits` a loader returns, examples as columns.
+r"""What every data set shares: where the files live, the `Splits` a loader returns, examples as columns, memory.
 
 Only the standard library, numpy and `minibp.errors` are imported here, so
-every other room of `minibp.data` can import it: `_common` and `idx` import
-nothing of `minibp.data`; `remote` and `sample` import `_common`; `mnist`
-imports all four, and nothing imports `mnist` but the package itself.
+every other room of `minibp.data` can import it: `_common` imports nothing of
+`minibp.data`; `idx` imports only `_common`; `remote` and `sample` import
+`_common`; `mnist` imports all four, and nothing imports `mnist` but the
+package itself.
+
+Memory: a loader returns floats, 8 bytes a pixel in ``float64`` and 4 in
+``float32``, so what it takes is known from the files' headers before any
+pixel is read. Every loader compares that with its ``max_bytes`` argument
+(by default [`DEFAULT_MAX_BYTES`][minibp.data._common.DEFAULT_MAX_BYTES], 1 GiB) and
+refuses, naming the size, a data set that would take more: a few hundred
+kilobytes of gzip can declare gigabytes of pixels.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -15,9 +24,22 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ..errors import MinibpError
+from ..errors import DataFormatError, MinibpError
 
-__all__ = ["Splits", "DataNotFoundError", "data_home", "float_dtype", "as_columns"]
+__all__ = [
+    "Splits",
+    "DataNotFoundError",
+    "data_home",
+    "float_dtype",
+    "as_columns",
+    "DEFAULT_MAX_BYTES",
+    "check_max_bytes",
+    "check_size",
+]
+
+#: The most memory a loader's arrays may take unless told otherwise: 1 GiB (1,073,741,824 bytes).
+#: MNIST and Fashion-MNIST take 439,600,000 bytes in float64, less than half of it.
+DEFAULT_MAX_BYTES = 1 << 30
 
 
 class Splits(NamedTuple):
@@ -71,3 +93,44 @@ def as_columns(images: NDArray[np.uint8], dtype: DTypeLike = np.float64) -> NDAr
     out = np.empty(rows.shape, dtype=float_dtype(dtype))
     np.divide(rows, 255, out=out)
     return out.T
+
+
+def check_max_bytes(max_bytes: object) -> int | None:
+    """Return ``max_bytes`` if it is ``None`` (no limit) or a positive integer.
+
+    Raises:
+        TypeError: it is neither an integer nor ``None``.
+        ValueError: it is not positive.
+    """
+    if max_bytes is None:
+        return None
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral):
+        raise TypeError(f"max_bytes must be an integer number of bytes or None, got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes!r}")
+    return int(max_bytes)
+
+
+def _human(n: int) -> str:
+    for unit, size in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:,.1f} {unit}"
+    return f"{n} bytes"
+
+
+def check_size(what: str, nbytes: int, max_bytes: int | None) -> None:
+    """Refuse, before anything is allocated, arrays of ``nbytes`` bytes in all when that exceeds ``max_bytes``.
+
+    Args:
+        what: the arrays and where they come from, to start the message.
+        nbytes: what they would take.
+        max_bytes: the limit, or ``None`` for none.
+
+    Raises:
+        DataFormatError: ``nbytes > max_bytes``; the message gives both.
+    """
+    if max_bytes is not None and nbytes > max_bytes:
+        raise DataFormatError(
+            f"{what} would take {nbytes:,} bytes ({_human(nbytes)}) of memory, more than max_bytes={max_bytes:,} "
+            f"({_human(max_bytes)}); pass a larger max_bytes (or max_bytes=None for no limit) if this is meant"
+        )

@@ -15,8 +15,13 @@ then the array's elements in C order, big-endian:
 (recognised by its first two bytes, not by its name). It checks every field
 and the exact length, and decompresses at most one byte more than the header
 announces, so a corrupt or hostile file (a "gzip bomb") costs no more memory
-than the array it claims to hold. Every problem raises
-[`DataFormatError`][minibp.errors.DataFormatError] naming the file.
+than the array it claims to hold; and that array must fit in ``max_bytes``
+(by default 1 GiB), checked against the header before any element is
+decompressed or allocated. Every problem raises
+[`DataFormatError`][minibp.errors.DataFormatError] naming the file. A Python
+pickle, such as the book's ``mnist.pkl.gz``, is recognised by its name or its
+first two bytes and refused with a pointer to the IDX files: it is never
+unpickled (loading a pickle can run any code).
 """
 
 from __future__ import annotations
@@ -26,16 +31,18 @@ import io
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .._files import atomic_write
 from ..errors import DataFormatError
+from ._common import DEFAULT_MAX_BYTES, check_max_bytes, check_size
 
-__all__ = ["read_idx", "write_idx", "IDX_TYPES"]
+__all__ = ["read_idx", "read_idx_header", "write_idx", "is_pickle", "IDX_TYPES", "PICKLE_HINT"]
 
 #: IDX type code -> numpy dtype of the elements as stored (big-endian).
 IDX_TYPES: dict[int, np.dtype] = {
@@ -46,9 +53,50 @@ IDX_TYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+_T = TypeVar("_T")
 _CODES = {dt.newbyteorder("="): code for code, dt in IDX_TYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 24  # bytes per read: memory follows what the file really holds, not what its header claims
+_PICKLE_SUFFIXES = (".pkl", ".pkl.gz", ".pickle", ".pickle.gz")
+
+#: What a pickle (the book's ``mnist.pkl.gz``) is told, after its name.
+PICKLE_HINT = (
+    "is a Python pickle, like the book's mnist.pkl.gz; minibp never unpickles a file (loading a pickle can run "
+    "any code). It reads the four IDX files of MNIST instead: get them with `minibp data download` "
+    "(or load_mnist(download=True)) and pass their directory"
+)
+
+
+def _pickle_start(head: bytes) -> bool:
+    """Whether ``head`` (the first two bytes, gunzipped) starts a pickle.
+
+    Protocols 2 to 5 start with PROTO (``0x80``, then the protocol); 0 and 1
+    with MARK (``(``) and then, for a tuple of arrays such as the book's
+    data, another MARK or a GLOBAL (``c``); a list or dict adds ``l``, ``d``.
+    An IDX file starts with two zero bytes, so it is never mistaken for one.
+    """
+    return (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head[:2] in (b"((", b"(c", b"(l", b"(d")
+
+
+def is_pickle(path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` is a Python pickle, judged by its name or its first two bytes.
+
+    A name ending in ``.pkl``, ``.pickle`` (either with ``.gz``) is enough;
+    otherwise the first two bytes, after gunzipping if the file is gzipped,
+    are compared with how pickles start. Nothing is unpickled.
+    """
+    if os.fspath(path).lower().endswith(_PICKLE_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+            if head == _GZIP_MAGIC:
+                f.seek(0)
+                with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+                    head = gz.read(2)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return _pickle_start(head)
 
 
 def _name(source: object) -> str:
@@ -88,12 +136,15 @@ def _read_body(f: BinaryIO, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
     return out, got
 
 
-def _parse(f: BinaryIO, name: str) -> NDArray:
+def _header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Read and check the magic number and the sizes; return the shape and the stored dtype."""
     head = _read_exactly(f, 4)
     if len(head) < 4:
         raise DataFormatError(f"{name}: file too short for an IDX header ({len(head)} bytes)")
     zero, code, ndim = struct.unpack(">HBB", head)
     if zero != 0:
+        if _pickle_start(bytes(head)) or name.lower().endswith(_PICKLE_SUFFIXES):
+            raise DataFormatError(f"{name} {PICKLE_HINT}")
         raise DataFormatError(
             f"{name}: not an IDX file (magic number 0x{bytes(head).hex()}, expected 0x0000 then type and dimensions)"
         )
@@ -105,11 +156,15 @@ def _parse(f: BinaryIO, name: str) -> NDArray:
     raw_dims = _read_exactly(f, 4 * ndim)
     if len(raw_dims) < 4 * ndim:
         raise DataFormatError(f"{name}: truncated IDX header ({ndim} dimensions declared, file ends within them)")
-    shape = struct.unpack(f">{ndim}I", raw_dims)
-    dtype = IDX_TYPES[code]
+    return struct.unpack(f">{ndim}I", raw_dims), IDX_TYPES[code]
+
+
+def _parse(f: BinaryIO, name: str, max_bytes: int | None) -> NDArray:
+    shape, dtype = _header(f, name)
     expected = dtype.itemsize
     for n in shape:
         expected *= n
+    check_size(f"{name}: shape {shape} of {dtype.name}", expected, max_bytes)  # before decompressing the body
     data, got = _read_body(f, expected, name)
     if got < expected:
         raise DataFormatError(
@@ -144,24 +199,8 @@ def _open(source: str | os.PathLike | BinaryIO, stack: list) -> tuple[BinaryIO, 
     raise TypeError(f"read_idx needs a path or a seekable binary file object, got {type(source).__name__}")
 
 
-def read_idx(source: str | os.PathLike | BinaryIO) -> NDArray:
-    """Read an IDX file, raw or gzip-compressed, into a numpy array.
-
-    Args:
-        source: a path, or a binary file object that is seekable or has
-            ``peek`` (an ``io.BufferedReader``, ``io.BytesIO``).
-
-    Returns:
-        The array, with the shape of the header (``(N, 28, 28)`` for MNIST
-        images, ``(N,)`` for labels) and the native-endian dtype of the type
-        code (``uint8`` for MNIST). It is writable and owns no file.
-
-    Raises:
-        DataFormatError: wrong magic number, unknown type code, zero
-            dimensions, a truncated header or body, bytes after the body, or a
-            corrupt gzip stream. The message names the file.
-        OSError: the file cannot be opened.
-    """
+def _read(source: str | os.PathLike | BinaryIO, read: Callable[[BinaryIO, str], _T]) -> _T:
+    """Open ``source`` (gunzipping it if needed), call ``read(stream, name)``, close what was opened."""
     name = _name(source)
     stack: list = []
     try:
@@ -170,12 +209,62 @@ def read_idx(source: str | os.PathLike | BinaryIO) -> NDArray:
             f = gzip.GzipFile(fileobj=f, mode="rb")
             stack.append(f)
         try:
-            return _parse(f, name)
+            return read(f, name)
         except (EOFError, gzip.BadGzipFile, zlib.error) as err:
             raise DataFormatError(f"{name}: corrupt or truncated gzip stream ({err})") from err
     finally:
         for f in reversed(stack):
             f.close()
+
+
+def read_idx(source: str | os.PathLike | BinaryIO, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> NDArray:
+    """Read an IDX file, raw or gzip-compressed, into a numpy array.
+
+    Args:
+        source: a path, or a binary file object that is seekable or has
+            ``peek`` (an ``io.BufferedReader``, ``io.BytesIO``).
+        max_bytes: the largest array to accept, in bytes, checked against the
+            header before any element is read; ``None`` for no limit. The
+            default, 1 GiB, holds any MNIST file 20 times over (the largest
+            is 47,040,000 bytes of pixels).
+
+    Returns:
+        The array, with the shape of the header (``(N, 28, 28)`` for MNIST
+        images, ``(N,)`` for labels) and the native-endian dtype of the type
+        code (``uint8`` for MNIST). It is writable and owns no file.
+
+    Raises:
+        DataFormatError: wrong magic number (with a pointer to the IDX files
+            if it is a pickle), unknown type code, zero dimensions, a
+            truncated header or body, bytes after the body, a corrupt gzip
+            stream, or an array larger than ``max_bytes``. The message names
+            the file.
+        OSError: the file cannot be opened.
+    """
+    max_bytes = check_max_bytes(max_bytes)
+    return _read(source, lambda f, name: _parse(f, name, max_bytes))
+
+
+def read_idx_header(source: str | os.PathLike | BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+    """Read only the header of an IDX file: the shape and dtype its array would have.
+
+    Reading a gzip-compressed file's header decompresses a few bytes, never
+    the body, so the size of the array (``prod(shape) * dtype.itemsize``) is
+    known before anything is allocated.
+
+    Args:
+        source: as for [`read_idx`][minibp.data.idx.read_idx].
+
+    Returns:
+        ``(shape, dtype)``: the sizes of the header and the native-endian
+        dtype of its type code.
+
+    Raises:
+        DataFormatError: the header is wrong or truncated, as for ``read_idx``.
+        OSError: the file cannot be opened.
+    """
+    shape, dtype = _read(source, _header)
+    return shape, dtype.newbyteorder("=")
 
 
 def write_idx(target: str | os.PathLike | BinaryIO, array: NDArray, *, compress: bool | None = None) -> None:
