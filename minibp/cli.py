@@ -9,33 +9,89 @@ minibp info model.npz             # what a saved model holds: layers, shapes, pa
 ```
 
 ``python -m minibp`` is the same command. With no sub-command, ``train`` runs.
+
+Every argument is checked before any data are loaded or any training
+starts (exit status 2, like argparse's own errors), so a bad ``--save`` path
+is refused at once rather than after an hour of training. A save that still
+fails after training writes a rescue file in the temporary directory and
+names it; Ctrl-C during training saves what was trained so far. No failure
+prints a traceback: see `EXIT_STATUS` for the exit codes.
+
+Deliberately left out: resuming training from a saved model (the library's
+`minibp.io.load_checkpoint` does it in a few lines), and options for every
+layer, cost and optimizer of the library.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import secrets
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_write
 from ._version import __version__
+from .data.idx import PICKLE_HINT, is_pickle
 from .errors import MinibpError
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "UsageError", "EXIT_STATUS"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_STATUS = """\
+exit status (the same for every sub-command):
+  0    success
+  1    a failure while running: a data set, model or history file that cannot be
+       read, a download, training that diverged, a save that failed (the network
+       and the history then go to rescue files in the temporary directory, named
+       in the message)
+  2    bad input or usage: an unknown option, a value out of range, a file that
+       does not exist, a --save/--history/-o/--dir path that cannot be written,
+       --sizes beyond physical memory or not fitting the data; found before any
+       training starts (and, but for the fit to the data, before any data are
+       loaded), so no work is lost
+  130  interrupted (Ctrl-C); 'train' first saves what was trained so far
+No failure prints a traceback."""
+"""The exit codes of the ``minibp`` command, as its ``--help`` prints them."""
+
+DATA_SETS = ("sample", "mnist", "fashion-mnist")
+
+
+class UsageError(SystemExit):
+    """Bad command-line input found by minibp's own checks; exits 2 as argparse's errors do.
+
+    `main` prints each problem, one per line, before raising it.
+
+    Attributes:
+        problems: what is wrong, one sentence per argument.
+    """
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(EXIT_USAGE)
+        self.problems = list(problems)
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``minibp`` command."""
+    common = {"epilog": EXIT_STATUS, "formatter_class": argparse.RawDescriptionHelpFormatter}
     parser = argparse.ArgumentParser(
         prog="minibp",
         description="Train the sigmoid network of Neural Networks and Deep Learning, chapters 1-2.",
+        **common,
     )
     parser.add_argument("--version", action="version", version=f"minibp {__version__}")
     sub = parser.add_subparsers(dest="command")
 
-    t = sub.add_parser("train", help="train a network and print the accuracy after each epoch")
+    t = sub.add_parser("train", help="train a network and print the accuracy after each epoch", **common)
     t.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10], help="neurons per layer (default: 784 30 10)")
     t.add_argument("--epochs", type=int, default=30, help="passes over the training data (default: 30)")
     t.add_argument("--mini-batch-size", type=int, default=10, help="examples per step, m (default: 10)")
@@ -55,20 +111,274 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="print nothing but errors")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    d = sub.add_parser("data", help="manage data sets")
+    d = sub.add_parser("data", help="manage data sets", **common)
     dsub = d.add_subparsers(dest="data_command", required=True)
-    dl = dsub.add_parser("download", help="download MNIST (or Fashion-MNIST) and verify its checksums")
+    dl = dsub.add_parser("download", help="download MNIST (or Fashion-MNIST) and verify its checksums", **common)
     dl.add_argument("name", nargs="?", default="mnist", choices=["mnist", "fashion-mnist"])
     dl.add_argument("--dir", metavar="PATH", help="target directory (default: MINIBP_DATA or the user cache)")
 
-    i = sub.add_parser("info", help="describe a model file written by 'minibp train --save'")
+    i = sub.add_parser("info", help="describe a model file written by 'minibp train --save'", **common)
     i.add_argument("model", metavar="MODEL", help="a model file (.npz)")
 
-    p = sub.add_parser("plot", help="plot cost and accuracy per epoch from a history file (needs matplotlib)")
+    p = sub.add_parser("plot", help="plot cost and accuracy per epoch from a history file (needs matplotlib)", **common)
     p.add_argument("history", metavar="HISTORY", help="a history JSON file written by 'minibp train --history'")
     p.add_argument("-o", "--output", metavar="PATH", help="image to write (default: HISTORY with .png)")
     p.add_argument("--title", help="title over the plots")
     return parser
+
+
+# ---------------------------------------------------------------- checks before any work (exit 2)
+
+
+def _show(path: str) -> str:
+    """``path`` for a message, its middle elided if it is too long to read."""
+    return path if len(path) <= 80 else f"{path[:38]}...{path[-38:]}"
+
+
+def _pathconf(directory: str, name: str, default: int) -> int:
+    try:
+        return os.pathconf(directory, name)
+    except (AttributeError, ValueError, OSError):  # no pathconf (Windows), or no such directory yet
+        return default
+
+
+def _probe(directory: str, name_length: int) -> None:
+    """Write and remove a file in ``directory`` as a save will (`atomic_write`), its name as long as the target's.
+
+    Raises:
+        OSError: the directory cannot be written, or cannot hold a name that long.
+    """
+    stem = f".minibp-probe-{secrets.token_hex(4)}"
+    probe = os.path.join(directory, stem + "x" * max(0, name_length - len(stem)))
+    atomic_write(probe, lambda f: f.write(b"minibp"))
+    os.remove(probe)
+
+
+def _output_problem(option: str, path: str) -> str | None:
+    """Why the file ``path`` cannot be written (``None`` if it can), found by writing a probe beside it."""
+    where = f"{option} {_show(path)}"
+    if os.path.isdir(path):
+        return f"{where} is a directory; give a file name"
+    if os.path.exists(path) and not os.path.isfile(path):
+        return f"{where} is not a regular file (a device, FIFO or socket); give a file name"
+    full = os.path.realpath(path)  # a save follows a symbolic link and writes beside the file it names
+    directory, name = os.path.dirname(full), os.fsencode(os.path.basename(full))
+    path_max = _pathconf(directory, "PC_PATH_MAX", 4096)
+    if len(os.fsencode(path)) >= path_max:
+        return f"{where}: the path is {len(os.fsencode(path))} bytes long; PATH_MAX is {path_max}"
+    name_max = _pathconf(directory, "PC_NAME_MAX", 255)
+    if len(name) > name_max:
+        return f"{where}: the file name is {len(name)} bytes long; NAME_MAX is {name_max}"
+    if not os.path.isdir(directory):
+        shown = _show(os.path.dirname(path) or ".")
+        if os.path.lexists(directory):
+            return f"{where}: {shown!r} is not a directory"
+        return f"{where}: the directory {shown!r} does not exist"
+    try:
+        _probe(directory, len(name))
+    except OSError as err:
+        return f"{where}: cannot write in {_show(directory)!r}: {err.strerror or err}"
+    return None
+
+
+def _directory_problem(option: str, path: str) -> str | None:
+    """Why files cannot be written in the directory ``path``, created if needed (``None`` if they can)."""
+    where = f"{option} {_show(path)}"
+    existing = os.path.abspath(path)
+    while not os.path.lexists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"{where}: {_show(existing)!r} is not a directory"
+    try:
+        _probe(existing, 0)
+    except OSError as err:
+        return f"{where}: cannot write in {_show(existing)!r}: {err.strerror or err}"
+    return None
+
+
+def _input_problem(what: str, path: str) -> str | None:
+    """Why ``path`` is not a file that can be read (``None`` if it is one); its contents are not read."""
+    if os.path.isdir(path):
+        return f"{_show(path)!r} is a directory, not a {what}"
+    if not os.path.isfile(path):
+        return f"no such {what}: {_show(path)!r}"
+    return None
+
+
+def _size(nbytes: int) -> str:
+    """``nbytes`` for a reader, in binary units: ``5.8 TiB``."""
+    units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"]
+    power = 0
+    while power < len(units) - 1 and nbytes >= 1024 ** (power + 1):
+        power += 1
+    return f"{nbytes} bytes" if power == 0 else f"{nbytes / 1024**power:,.1f} {units[power]}"
+
+
+def _memory_problem(sizes: list[int], dtype: str) -> str | None:
+    """Refuse ``sizes`` whose parameters alone would not fit in physical memory."""
+    count = sum(n_in * n_out + n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))  # w and b of each layer
+    nbytes = count * np.dtype(dtype).itemsize
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not known on this system
+        return None
+    if physical <= 0 or nbytes <= physical:
+        return None
+    return (
+        f"--sizes {' '.join(map(str, sizes))}: {count:,} parameters need {nbytes:,} bytes ({_size(nbytes)}) "
+        f"as {dtype}, more than the {physical:,} bytes ({_size(physical)}) of physical memory"
+    )
+
+
+def _check_train(args: argparse.Namespace) -> list[str]:
+    from .init import INITIALIZERS
+
+    problems = []
+    sizes_ok = len(args.sizes) >= 2 and min(args.sizes) >= 1
+    if not sizes_ok:
+        problems.append(f"--sizes needs at least two sizes, each >= 1, got {args.sizes}")
+    if args.epochs < 0:
+        problems.append(f"--epochs must be >= 0, got {args.epochs}")
+    if args.mini_batch_size < 1:
+        problems.append(f"--mini-batch-size must be >= 1, got {args.mini_batch_size}")
+    if not (math.isfinite(args.eta) and args.eta > 0):
+        problems.append(f"--eta must be a finite number > 0, got {args.eta}")
+    if args.init not in INITIALIZERS:
+        problems.append(f"--init {args.init}: unknown initialiser; choose one of {', '.join(sorted(INITIALIZERS))}")
+    if args.seed is not None and args.seed < 0:
+        problems.append(f"--seed must be >= 0, got {args.seed}")
+    data_path = Path(args.data).expanduser()
+    if args.data not in DATA_SETS and data_path.is_file() and is_pickle(data_path):
+        problems.append(f"--data {_show(args.data)} {PICKLE_HINT}")  # the book's mnist.pkl.gz
+    elif args.data not in DATA_SETS and not data_path.is_dir():
+        problems.append(
+            f"--data {_show(args.data)}: unknown data set; expected {', '.join(DATA_SETS)} "
+            "or a directory holding the four IDX files"
+        )
+    if sizes_ok:
+        problems.append(_memory_problem(args.sizes, args.dtype))
+    for option in ("save", "history"):
+        path = getattr(args, option)
+        if path:
+            problems.append(_output_problem(f"--{option}", path))
+    if args.save and args.history and os.path.realpath(args.save) == os.path.realpath(args.history):
+        problems.append(f"--save and --history name the same file, {_show(args.save)}; give two files")
+    return [p for p in problems if p]
+
+
+def _check_data(args: argparse.Namespace) -> list[str]:
+    problem = _directory_problem("--dir", args.dir) if args.dir else None
+    return [problem] if problem else []
+
+
+def _check_info(args: argparse.Namespace) -> list[str]:
+    problem = _input_problem("model file", args.model)
+    return [problem] if problem else []
+
+
+def _plot_output(args: argparse.Namespace) -> str:
+    return args.output or str(Path(args.history).with_suffix(".png"))
+
+
+def _check_plot(args: argparse.Namespace) -> list[str]:
+    problem = _input_problem("history file", args.history)
+    if problem:
+        return [problem]
+    output = _plot_output(args)
+    if os.path.realpath(output) == os.path.realpath(args.history):
+        return [f"-o {_show(output)} is the history file itself; give another file for the image"]
+    problem = _output_problem("-o" if args.output else "the image (HISTORY with .png)", output)
+    return [problem] if problem else []
+
+
+def _fit_problems(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[str]:
+    """What in the settings does not fit the training data ``(X, y)`` (checked once they are loaded)."""
+    problems = []
+    if args.sizes[0] != X.shape[0]:
+        problems.append(f"--sizes starts with {args.sizes[0]} but the data have {X.shape[0]} features")
+    if y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
+        problems.append(
+            f"--sizes ends with {args.sizes[-1]} outputs but the data have labels up to {int(y.max())}; "
+            f"the last size must be at least {int(y.max()) + 1}"
+        )
+    if args.mini_batch_size > X.shape[1]:
+        problems.append(f"--mini-batch-size {args.mini_batch_size} is larger than the {X.shape[1]} training examples")
+    return problems
+
+
+# ---------------------------------------------------------------- the sub-commands
+
+
+class _Recorder:
+    """A `train` callback that keeps the run's `History`, so that a run that fails part-way can still be saved."""
+
+    history = None
+
+    def on_train_begin(self, net: object, optimizer: object, history: object) -> None:
+        self.history = history
+
+
+def _interrupted(history: object) -> bool:
+    """Whether `train` stopped because of Ctrl-C (it then returns normally, with a ``stop_reason`` saying so)."""
+    reason = (getattr(history, "stop_reason", None) or "").lower()
+    return "interrupt" in reason or "ctrl-c" in reason
+
+
+def _describe(err: BaseException) -> str:
+    return str(err) or type(err).__name__
+
+
+def _rescue(path: str, write: Callable[[str], None]) -> str:
+    """``write`` a rescue file for ``path`` under a new, unique name in the temporary directory; return the name.
+
+    Raises:
+        Whatever creating the name or ``write`` raises; no empty file is left behind.
+    """
+    stem, suffix = Path(path).stem[:40], Path(path).suffix[:16]
+    fd, rescue = tempfile.mkstemp(prefix=f"minibp-rescue-{stem}-", suffix=suffix)  # reserves the name
+    os.close(fd)
+    try:
+        write(rescue)
+    except BaseException:
+        os.remove(rescue)
+        raise
+    return rescue
+
+
+def _write_or_rescue(what: str, path: str, write: Callable[[str], None], quiet: bool) -> bool:
+    """``write(path)``, or else a rescue file named on standard error; return whether ``path`` was written."""
+    try:
+        write(path)
+    except Exception as err:
+        failed = f"minibp: error: could not save the {what} to {path!r} ({_describe(err)})"
+        try:
+            rescue = _rescue(path, write)
+        except Exception as rescue_err:
+            where = tempfile.gettempdir()
+            print(f"{failed}, nor to a rescue file in {where!r} ({_describe(rescue_err)}); it is lost", file=sys.stderr)
+        else:
+            print(f"{failed}; saved it to {rescue!r} instead", file=sys.stderr)
+        return False
+    if not quiet:
+        print(f"Saved the network to {path}" if what == "network" else f"Wrote the history to {path}")
+    return True
+
+
+def _save_results(args: argparse.Namespace, net, optimizer, history, rng) -> bool:
+    """Write ``--save`` and ``--history``, each independently of the other; True if both went where asked."""
+    ok = True
+    if args.save:
+        from . import io
+
+        settings = {k: getattr(args, k) for k in ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed")}
+
+        def save(path: str) -> None:
+            io.save(net, path, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings})
+
+        ok = _write_or_rescue("network", args.save, save, args.quiet) and ok
+    if args.history:
+        ok = _write_or_rescue("history", args.history, history.save, args.quiet) and ok
+    return ok
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -77,15 +387,11 @@ def _train(args: argparse.Namespace) -> int:
     from .sequential import mlp
     from .train import evaluate, train
 
-    if len(args.sizes) < 2 or min(args.sizes) < 1:
-        raise SystemExit(f"minibp train: --sizes needs at least two sizes, each >= 1, got {args.sizes}")
-    for option, path in (("--save", args.save), ("--history", args.history)):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise SystemExit(f"minibp train: {option} {path}: the directory {os.path.dirname(path)!r} does not exist")
     splits = load_dataset(args.data, download=args.download, dtype=np.dtype(args.dtype))
     X, y = splits.training
-    if args.sizes[0] != X.shape[0]:
-        raise SystemExit(f"minibp train: --sizes starts with {args.sizes[0]} but the data have {X.shape[0]} features")
+    problems = _fit_problems(args, X, np.asarray(y))
+    if problems:
+        raise UsageError(problems)
     rng = np.random.default_rng(args.seed)
     net = mlp(args.sizes, init=args.init, rng=rng, dtype=args.dtype)
     optimizer = SGD(net.parameters(), eta=args.eta)
@@ -96,34 +402,42 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.epochs} epochs, m = {args.mini_batch_size}, eta = {args.eta}",
             flush=True,
         )
-    history = train(
-        net,
-        splits.training,
-        optimizer=optimizer,
-        epochs=args.epochs,
-        mini_batch_size=args.mini_batch_size,
-        evaluation_data=splits.validation,
-        rng=rng,
-        verbose=not args.quiet,
-        progress=False if (args.quiet or args.no_progress) else None,
-    )
-    if args.test:
-        Xt, yt = splits.test
-        correct = evaluate(net, Xt, yt)
-        if not args.quiet:
-            print(f"Test: {correct} / {Xt.shape[1]}")
-    if args.save:
-        from .io import save
-
-        settings = {k: getattr(args, k) for k in ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed")}
-        save(net, args.save, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings})
-        if not args.quiet:
-            print(f"Saved the network to {args.save}")
-    if args.history:
-        history.save(args.history)
-        if not args.quiet:
-            print(f"Wrote the history to {args.history}")
-    return 0
+    recorder = _Recorder()
+    try:
+        history = train(
+            net,
+            splits.training,
+            optimizer=optimizer,
+            epochs=args.epochs,
+            mini_batch_size=args.mini_batch_size,
+            evaluation_data=splits.validation,
+            rng=rng,
+            verbose=not args.quiet,
+            progress=False if (args.quiet or args.no_progress) else None,
+            callbacks=[recorder],
+        )
+        if args.test and not _interrupted(history):
+            Xt, yt = splits.test
+            correct = evaluate(net, Xt, yt)
+            if not args.quiet:
+                print(f"Test: {correct} / {Xt.shape[1]}")
+    except (Exception, KeyboardInterrupt) as err:
+        history = recorder.history
+        if history is None:
+            raise  # training had not begun: there is nothing to save
+        if isinstance(err, KeyboardInterrupt) and not _interrupted(history):  # a second Ctrl-C raises
+            history.stop_reason = f"interrupted (Ctrl-C) after {len(history.epoch)} epochs"
+        elif history.stop_reason is None:
+            history.stop_reason = f"{type(err).__name__}: {_describe(err)}"
+        _save_results(args, net, optimizer, history, rng)  # what was trained is saved, whatever happened
+        if not isinstance(err, KeyboardInterrupt):
+            raise  # main reports it: exit 1
+    else:
+        saved = _save_results(args, net, optimizer, history, rng)
+        if not _interrupted(history):
+            return EXIT_OK if saved else EXIT_FAILURE
+    print(f"minibp: {history.stop_reason}", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _data(args: argparse.Namespace) -> int:
@@ -136,14 +450,9 @@ def _data(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from .plot import plot_history
 
-    if not Path(args.history).is_file():
-        print(f"minibp plot: error: no such history file: {args.history}", file=sys.stderr)
-        return 1
-    output = args.output or str(Path(args.history).with_suffix(".png"))
+    output = _plot_output(args)
     plot_history(args.history, output, title=args.title)
     print(output)
     return 0
@@ -167,11 +476,11 @@ def _info(args: argparse.Namespace) -> int:
             f"{k} = {v}" for k, v in ckpt.optimizer_state.items() if k != "type" and isinstance(v, (int, float, str))
         )
         print(f"Optimizer: {ckpt.optimizer_state.get('type', '?')} ({settings})")
-    if ckpt.history and ckpt.history.get("epoch"):
-        h = ckpt.history
-        line = f"Trained {len(h['epoch'])} epochs"
-        accuracy = (h.get("evaluation_accuracy") or [None])[-1]
-        if accuracy is not None:
+    epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
+    if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
+        line = f"Trained {len(epochs)} epochs"
+        accuracy = accuracies[-1] if isinstance(accuracies, list) and accuracies else None
+        if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             line += f"; last evaluation accuracy {accuracy:.2%}"
         print(line)
     if ckpt.metadata:
@@ -179,28 +488,37 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+_CHECKS = {"train": _check_train, "data": _check_data, "info": _check_info, "plot": _check_plot}
+_COMMANDS = {"train": _train, "data": _data, "info": _info, "plot": _plot}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``minibp`` command; return the exit status."""
+    """Run the ``minibp`` command; return the exit status (see `EXIT_STATUS`).
+
+    Bad input raises ``SystemExit(2)``, as argparse does for a bad option: a
+    `UsageError`, after printing what is wrong. Any other failure is printed
+    on one line, without a traceback, and returned as 1 (130 for Ctrl-C).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["train", *argv]
     args = build_parser().parse_args(argv)
+    command = args.command or "train"
     try:
-        if args.command == "data":
-            return _data(args)
-        if args.command == "plot":
-            return _plot(args)
-        if args.command == "info":
-            return _info(args)
-        return _train(args)
-    except MinibpError as err:
-        print(f"minibp: error: {err}", file=sys.stderr)
-        return 1
-    except ModuleNotFoundError as err:
-        if err.name != "matplotlib":
-            raise
-        print(f"minibp: error: {err}", file=sys.stderr)
-        return 1
+        problems = _CHECKS[command](args)
+        if problems:
+            raise UsageError(problems)
+        return _COMMANDS[command](args)
+    except UsageError as err:
+        for problem in err.problems:
+            print(f"minibp {command}: error: {problem}", file=sys.stderr)
+        raise
     except KeyboardInterrupt:
         print("minibp: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except (MinibpError, OSError, MemoryError, ImportError) as err:
+        print(f"minibp: error: {_describe(err)}", file=sys.stderr)
+        return EXIT_FAILURE
+    except Exception as err:
+        print(f"minibp: internal error, please report it: {type(err).__name__}: {err}", file=sys.stderr)
+        return EXIT_FAILURE

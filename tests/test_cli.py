@@ -1,6 +1,7 @@
 import json
 import struct
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -34,6 +35,7 @@ def test_train_save_writes_a_checkpoint_that_can_resume(tmp_path):
 
 def test_save_failure_leaves_the_previous_model(tmp_path, monkeypatch, capsys):
     path = tmp_path / "model.npz"
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where a rescue file would go
     bpio.save(bp.mlp([784, 3, 10], rng=0), path)
     before = path.read_bytes()
 
@@ -42,7 +44,8 @@ def test_save_failure_leaves_the_previous_model(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(bpio, "write_npz", broken)
     assert main([*TRAIN, "--save", str(path)]) == 1
-    assert "simulated failure" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "simulated failure" in err and "nor to a rescue file" in err and "Traceback" not in err
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
 
@@ -88,7 +91,9 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch, c
 
 
 def test_plot_reports_missing_and_malformed_history_files(tmp_path, capsys):
-    assert main(["plot", str(tmp_path / "nope.json")]) == 1
+    with pytest.raises(SystemExit) as exit:  # bad input: exit 2, as argparse's errors
+        main(["plot", str(tmp_path / "nope.json")])
+    assert exit.value.code == 2
     assert "no such history file" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -113,7 +118,9 @@ def test_info_describes_a_saved_model(tmp_path, capsys):
 
 
 def test_info_refuses_what_is_not_a_model(tmp_path, capsys):
-    assert main(["info", str(tmp_path / "missing.npz")]) == 1
+    with pytest.raises(SystemExit) as exit:  # bad input: exit 2, as argparse's errors
+        main(["info", str(tmp_path / "missing.npz")])
+    assert exit.value.code == 2
     assert "no such model file" in capsys.readouterr().err
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert main(["info", str(tmp_path / "bad.npz")]) == 1

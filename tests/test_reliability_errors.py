@@ -34,6 +34,10 @@ BUILTINS = {
     "ValueError": "another bad argument",
     "RuntimeError": "backward called before forward",
     "KeyError": "a state_dict with missing or unexpected names",
+    "KeyboardInterrupt": "Ctrl-C passed on (a second Ctrl-C in train; one that interrupted a save)",
+    "IsADirectoryError": "a save aimed at a directory",
+    "NotADirectoryError": "a save aimed below a regular file",
+    "UsageError": "cli: the SystemExit(2) of bad command-line input",
     "NotImplementedError": "an abstract method",
     "OSError": "a failed read or write",
     "FileNotFoundError": "a missing file",
@@ -122,8 +126,8 @@ def test_every_message_names_what_is_at_fault():
     names = defined_names()
     bad = []
     for where, name, message, call in SITES:
-        if name == "NotImplementedError" or name in INDIRECT or name == "SystemExit":
-            continue  # abstract methods; helpers checked below; the CLI's exit status
+        if name in ("NotImplementedError", "SystemExit", "KeyboardInterrupt") or name in INDIRECT:
+            continue  # abstract methods; helpers checked below; the CLI's exit status; Ctrl-C passed on
         if call is None:
             bad.append(f"{where}: raise {name} without a call (no message)")
         elif message is None:
