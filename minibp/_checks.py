@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import HyperparameterError, NonFiniteError, ShapeError
+
+T = TypeVar("T")  # for small generic helpers, here and in the modules that import these checks
 
 
 def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) -> NDArray:
@@ -77,6 +79,11 @@ def check_step(owner: object, what: str, x: NDArray, change: float, exact: Calla
     )
 
 
+def max_change(scale: float, x: NDArray) -> Callable[[], float]:
+    """Return a function computing ``scale * max |x|``: `check_step`'s ``exact``, run only if it is needed."""
+    return lambda: scale * float(np.abs(x).max())
+
+
 def check_distinct(owner: str, children: Iterable[tuple[str, Any]]) -> None:
     """Raise ``ValueError`` if one module object appears twice in the trees below ``(name, module)`` pairs."""
     seen: dict[int, str] = {}
@@ -84,10 +91,9 @@ def check_distinct(owner: str, children: Iterable[tuple[str, Any]]) -> None:
     while stack:
         name, module = stack.pop()
         if id(module) in seen:
-            raise ValueError(
-                f"{owner}: {module!r} is used twice, as {seen[id(module)]} and as {name}; a module keeps what its "
-                "forward saw for backward, so each place needs its own (to share weights, give two modules one "
-                "Parameter: second.w = first.w)"
+            raise ValueError(  # a module keeps what its forward saw for backward: a second use overwrites it
+                f"{owner}: {module!r} is used twice, as {seen[id(module)]} and as {name}; give each place its own "
+                "module (to share weights, give two modules one Parameter: second.w = first.w)"
             )
         seen[id(module)] = name
         stack.extend([(f"{name}.{child_name}", child) for child_name, child in module.named_children()][::-1])

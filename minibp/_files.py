@@ -53,7 +53,7 @@ __all__ = ["atomic_write"]
 _ANONYMOUS = hasattr(os, "O_TMPFILE") and os.link in os.supports_dir_fd and os.path.isdir("/proc/self/fd")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write(f)`` on a temporary file beside ``path``, sync it, then rename it over ``path``.
 
     If ``write`` raises, or the process is interrupted or dies, ``path`` keeps
@@ -82,11 +82,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
 def _interrupted(err: BaseException) -> bool:
     """Whether ``err`` was raised while a ``KeyboardInterrupt`` was being handled."""
     seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, KeyboardInterrupt):
+    context: BaseException | None = err
+    while context is not None and id(context) not in seen:
+        if isinstance(context, KeyboardInterrupt):
             return True
-        seen.add(id(err))
-        err = err.__context__
+        seen.add(id(context))
+        context = context.__context__
     return False
 
 
@@ -123,7 +124,7 @@ def _temporary_name() -> str:
     return f".minibp-{secrets.token_hex(8)}.tmp"
 
 
-def _write_to(fd: int, write: Callable[[IO[bytes]], None]) -> None:
+def _write_to(fd: int, write: Callable[[IO[bytes]], object]) -> None:
     """Call ``write`` on a file object over ``fd``, flush it and sync it; the caller closes ``fd``."""
     # closefd=False: a file object dropped by Ctrl-C before ``with`` takes it closes nothing and warns of nothing.
     with open(fd, "wb", closefd=False) as f:
@@ -146,7 +147,7 @@ def _fsync_directory(dir_fd: int) -> None:
         pass
 
 
-def _write_anonymous(directory: Path, name: str, mode: int | None, write: Callable[[IO[bytes]], None]) -> bool:
+def _write_anonymous(directory: Path, name: str, mode: int | None, write: Callable[[IO[bytes]], object]) -> bool:
     """Write via an unnamed ``O_TMPFILE`` (Linux), link it under a temporary name and rename it.
 
     Returns ``False`` (having changed nothing) when the system cannot do this.
@@ -190,7 +191,7 @@ def _write_anonymous(directory: Path, name: str, mode: int | None, write: Callab
         os.close(dir_fd)
 
 
-def _write_named(directory: Path, name: str, mode: int | None, write: Callable[[IO[bytes]], None]) -> None:
+def _write_named(directory: Path, name: str, mode: int | None, write: Callable[[IO[bytes]], object]) -> None:
     """Write to ``.minibp-<random>.tmp`` beside the target and rename it; remove it on any exception."""
     tmp = None
     try:

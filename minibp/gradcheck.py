@@ -81,7 +81,7 @@ def numerical_gradient(f, x: NDArray, eps: float = 1e-6) -> NDArray:
 
 
 def _relative_error(a: NDArray, b: NDArray) -> float:
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-12)
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
     return float(np.linalg.norm(a - b) / scale)
 
 

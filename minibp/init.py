@@ -83,13 +83,10 @@ def initial_parameters(
         TypeError: ``dtype`` is not float32 or float64.
         ShapeError: the initialiser returned arrays of other shapes.
     """
-    for name, value in (("n_in", n_in), ("n_out", n_out)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    n_in, n_out = _size(owner, "n_in", n_in), _size(owner, "n_out", n_out)
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"{owner}: dtype must be float32 or float64, got {dtype}")
-    n_in, n_out = int(n_in), int(n_out)  # type: ignore[call-overload]
     w, b = get_initializer(init)(n_in, n_out, rng, dtype)
     if np.shape(w) != (n_out, n_in) or np.shape(b) != (n_out, 1):
         raise ShapeError(
@@ -97,3 +94,10 @@ def initial_parameters(
             f"expected ({n_out}, {n_in}) and ({n_out}, 1)"
         )
     return np.asarray(w, dtype=dtype), np.asarray(b, dtype=dtype)
+
+
+def _size(owner: str, name: str, value: object) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` unless it is a positive integer (a bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)

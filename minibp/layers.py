@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy.special import expit
 
-from ._checks import as_batch, as_generator, check_gradient
+from ._checks import T, as_batch, as_generator, check_gradient
 from .errors import HyperparameterError, ShapeError
 from .init import Initializer, initial_parameters
 from .module import Module, Parameter
@@ -130,7 +130,7 @@ class Sigmoid(Module):
         return grad_output * sigmoid_prime  # BP1 and BP2: ... (*) sigma'(z)
 
 
-def _saved(module: Module, value: NDArray | None) -> NDArray:
+def _saved(module: Module, value: T | None) -> T:
     """Return what ``forward`` kept for ``backward``, or raise if ``forward`` has not run."""
     if value is None:
         raise _no_forward(module)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive, check_step, check_unit_interval, magnitude
+from ._checks import check_positive, check_step, check_unit_interval, magnitude, max_change
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
@@ -131,14 +131,8 @@ def _checked_list(owner: str, parameters: Iterable[Parameter]) -> list[Parameter
 
 
 def _check_state(optimizer: Optimizer, state: Mapping) -> dict[str, float]:
-    """Check a state for `Optimizer.load_state_dict`; return its scalars.
-
-    Raises:
-        ModelFormatError: wrong optimizer type, missing or unexpected keys, non-numeric buffers.
-        HyperparameterError: a hyper-parameter or counter is out of range.
-        ShapeError: a buffer's shape differs from its parameter's.
-        NonFiniteError: a buffer holds NaN or infinity.
-    """
+    """Check a state for `Optimizer.load_state_dict` (`ModelFormatError`, `HyperparameterError`, `ShapeError`,
+    `NonFiniteError` name what is wrong); return its scalars."""
     name = type(optimizer).__name__
     if not isinstance(state, Mapping):
         raise ModelFormatError(f"{name}.load_state_dict: expected a mapping, got {type(state).__name__}")
@@ -194,9 +188,7 @@ class SGD(Optimizer):
     def check_update(self, grad_bounds: list[float]) -> None:
         r"""Raise `NonFiniteError` if $w - \eta\,\partial C/\partial w$ could overflow."""
         for i, (p, bound) in enumerate(zip(self.parameters, grad_bounds)):
-            check_step(
-                self, f"parameter {i}", p.data, self.eta * bound, lambda p=p: self.eta * float(np.abs(p.grad).max())
-            )
+            check_step(self, f"parameter {i}", p.data, self.eta * bound, max_change(self.eta, p.grad))
 
     def update(self) -> None:
         r"""Apply eq. 13–14 to every parameter."""

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_generator
+from ._checks import T, as_generator
 from .gradcheck import gradcheck
 from .module import Module, Parameter
 from .optim import SGD
@@ -166,9 +166,9 @@ def _walk(value: object, path: str = "", seen: set[int] | None = None) -> Iterat
         yield from _walk(item, item_path, seen)
 
 
-def _held(module: Module, kind: type) -> list[tuple[str, object]]:
+def _held(module: Module, kind: type[T]) -> list[tuple[str, T]]:
     """Every object of type ``kind`` that ``module`` holds, each once, with the first path it was found at."""
-    found: dict[int, tuple[str, object]] = {}
+    found: dict[int, tuple[str, T]] = {}
     for path, value in _walk(module):
         if isinstance(value, kind) and id(value) not in found:
             found[id(value)] = (path, value)
@@ -194,8 +194,8 @@ class _Replaying(Module):
     def backward(self, grad_output: NDArray) -> NDArray:
         return self.inner.backward(grad_output)
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        return self.inner.named_parameters(prefix)
+    def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        return self.inner.named_parameters(prefix, remove_duplicate)
 
     def zero_grad(self) -> None:
         self.inner.zero_grad()
@@ -236,12 +236,10 @@ class _Context:
     grad_input: NDArray = field(default_factory=lambda: np.empty((0, 0)))  # backward(g1), (n_in, m)
     grads: dict[str, NDArray] = field(default_factory=dict)  # each parameter's grad after backward(g1)
 
-    def run(self, x: NDArray, g: NDArray | None) -> tuple[NDArray, NDArray | None, dict]:
+    def run(self, x: NDArray, g: NDArray) -> tuple[NDArray, NDArray, dict[str, NDArray]]:
         """Zero the grads, forward ``x``, backward ``g``: return the output, ``grad_input`` and copies of the grads."""
         self.module.zero_grad()
         out = self.replay.forward(x)
-        if g is None:
-            return out, None, {}
         grad_input = self.module.backward(g)
         return out, grad_input, {name: p.grad.copy() for name, p in self.named}
 

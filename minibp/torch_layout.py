@@ -39,7 +39,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from .errors import ModelFormatError, NonFiniteError, ShapeError
 from .layers import Dense
-from .module import Module
+from .module import Module, Parameter
 from .sequential import Sequential
 
 __all__ = ["to_torch_state_dict", "from_torch_state_dict", "torch_code"]
@@ -113,8 +113,8 @@ def torch_code(net: Sequential) -> str:
             parts.append(f"torch.nn.Linear({module.n_in}, {module.n_out}, dtype=torch.{dtype})")
         elif name in _ACTIVATIONS:
             parts.append(f"torch.nn.{_ACTIVATIONS[name]}")
-        elif name == "Dropout" and isinstance(getattr(module, "p", None), float):
-            parts.append(f"torch.nn.Dropout(p={module.p!r})")
+        elif name == "Dropout" and isinstance(p := getattr(module, "p", None), float):
+            parts.append(f"torch.nn.Dropout(p={p!r})")
         else:
             raise TypeError(f"module {i} ({module!r}) has no PyTorch counterpart in torch_code")
     return "torch.nn.Sequential(" + ", ".join(parts) + ")"
@@ -160,7 +160,7 @@ def from_torch_state_dict(
             dtype = first.dtype if first is not None and first.dtype in (np.float32, np.float64) else np.float64
         net = mlp(sizes, rng=0, dtype=dtype)
     modules = _modules(net)
-    expected = {}
+    expected: dict[str, tuple[Parameter, tuple[int, ...]]] = {}
     for i, module in enumerate(modules):
         if isinstance(module, Dense):
             expected[f"{i}.weight"] = (module.w, (module.n_out, module.n_in))

@@ -320,3 +320,27 @@ def test_a_network_with_one_output_trains_on_0_1_labels(fused):
     assert history.evaluation_correct[-1] == bp.evaluate(net, X, y) >= 50
     with pytest.raises(bp.LabelError, match="one output takes labels 0 and 1"):
         bp.train(net, (X, np.full(60, 2)), optimizer=bp.SGD(net.parameters(), eta=3.0), epochs=1, mini_batch_size=5)
+
+
+@pytest.mark.parametrize("fused", [None, False])
+def test_a_dropout_sharing_the_shuffling_generator_resumes_bit_for_bit(tmp_path, fused):
+    def run(epochs, net=None, rng=None, optimizer=None):
+        if net is None:
+            rng = np.random.default_rng(4)
+            net = bp.Sequential(bp.Dense(6, 8, rng=0), bp.Sigmoid(), bp.Dropout(0.3, rng=rng), bp.Dense(8, 3, rng=1))
+            optimizer = bp.SGD(net.parameters(), eta=0.5)
+        bp.train(net, (X, LABELS), optimizer=optimizer, epochs=epochs, mini_batch_size=8, rng=rng, verbose=False,
+                 fused=fused)  # fmt: skip
+        return net, rng, optimizer
+
+    straight, _, _ = run(3)
+    first, rng, optimizer = run(2)
+    assert first[2].rng is rng  # one generator: the masks and the shuffles interleave
+    bp.save(first, tmp_path / "m.npz", optimizer=optimizer, rng=rng)
+    ckpt = bp.load_checkpoint(tmp_path / "m.npz")
+    assert ckpt.net[2].rng is ckpt.rng  # the file says so, and the generator is shared again
+    optimizer = bp.SGD(ckpt.net.parameters(), eta=0.5)
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    resumed, _, _ = run(1, ckpt.net, ckpt.rng, optimizer)
+    for p, q in zip(straight.parameters(), resumed.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()

@@ -33,7 +33,7 @@ import struct
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Protocol, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +65,16 @@ PICKLE_HINT = (
     "any code). It reads the four IDX files of MNIST instead: get them with `minibp data download` "
     "(or load_mnist(download=True)) and pass their directory"
 )
+
+
+class _Stream(Protocol):
+    """What the readers use of a binary file: ``open(path, "rb")``, ``gzip.GzipFile`` and ``io.BytesIO`` have it."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...  # gzip.GzipFile needs it of the file it reads
 
 
 def _pickle_start(head: bytes) -> bool:
@@ -105,7 +115,7 @@ def _name(source: object) -> str:
     return str(getattr(source, "name", "<stream>"))
 
 
-def _read_exactly(f: BinaryIO, n: int) -> bytearray:
+def _read_exactly(f: _Stream, n: int) -> bytearray:
     """Read up to ``n`` bytes (fewer only at the end of the stream) into a writable buffer."""
     buf = bytearray()
     while len(buf) < n:
@@ -116,7 +126,7 @@ def _read_exactly(f: BinaryIO, n: int) -> bytearray:
     return buf
 
 
-def _read_body(f: BinaryIO, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
+def _read_body(f: _Stream, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
     """Read up to ``n`` bytes into a new array; return it and the number of bytes read.
 
     The array is allocated uninitialised, so memory pages are only touched
@@ -126,7 +136,7 @@ def _read_body(f: BinaryIO, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
         out = np.empty(n, dtype=np.uint8)
     except (MemoryError, ValueError) as err:
         raise DataFormatError(f"{name}: header announces {n} data bytes, more than can be allocated") from err
-    view = memoryview(out)
+    view = out.data
     got = 0
     while got < n:
         k = f.readinto(view[got : min(n, got + _CHUNK)])
@@ -136,7 +146,7 @@ def _read_body(f: BinaryIO, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
     return out, got
 
 
-def _header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
+def _header(f: _Stream, name: str) -> tuple[tuple[int, ...], np.dtype]:
     """Read and check the magic number and the sizes; return the shape and the stored dtype."""
     head = _read_exactly(f, 4)
     if len(head) < 4:
@@ -159,7 +169,7 @@ def _header(f: BinaryIO, name: str) -> tuple[tuple[int, ...], np.dtype]:
     return struct.unpack(f">{ndim}I", raw_dims), IDX_TYPES[code]
 
 
-def _parse(f: BinaryIO, name: str, max_bytes: int | None) -> NDArray:
+def _parse(f: _Stream, name: str, max_bytes: int | None) -> NDArray:
     shape, dtype = _header(f, name)
     expected = dtype.itemsize
     for n in shape:
@@ -181,7 +191,7 @@ def _parse(f: BinaryIO, name: str, max_bytes: int | None) -> NDArray:
     return array
 
 
-def _open(source: str | os.PathLike | BinaryIO, stack: list) -> tuple[BinaryIO, bool]:
+def _open(source: str | os.PathLike | BinaryIO, stack: list) -> tuple[_Stream, bool]:
     """Return a binary stream positioned at the start and whether it is gzip-compressed."""
     if isinstance(source, (str, os.PathLike)):
         f = open(source, "rb")  # noqa: SIM115 - closed by the caller through ``stack``
@@ -189,17 +199,18 @@ def _open(source: str | os.PathLike | BinaryIO, stack: list) -> tuple[BinaryIO, 
         magic = f.read(2)
         f.seek(0)
         return f, magic == _GZIP_MAGIC
+    stream = cast(_Stream, source)  # a binary file object has readinto too; typing.BinaryIO does not declare it
     if hasattr(source, "peek"):
-        return source, source.peek(2)[:2] == _GZIP_MAGIC
+        return stream, source.peek(2)[:2] == _GZIP_MAGIC
     if hasattr(source, "seekable") and source.seekable():
         start = source.tell()
         magic = source.read(2)
         source.seek(start)
-        return source, magic == _GZIP_MAGIC
+        return stream, magic == _GZIP_MAGIC
     raise TypeError(f"read_idx needs a path or a seekable binary file object, got {type(source).__name__}")
 
 
-def _read(source: str | os.PathLike | BinaryIO, read: Callable[[BinaryIO, str], _T]) -> _T:
+def _read(source: str | os.PathLike | BinaryIO, read: Callable[[_Stream, str], _T]) -> _T:
     """Open ``source`` (gunzipping it if needed), call ``read(stream, name)``, close what was opened."""
     name = _name(source)
     stack: list = []
@@ -293,16 +304,15 @@ def write_idx(target: str | os.PathLike | BinaryIO, array: NDArray, *, compress:
         raise ValueError(f"write_idx: cannot store an array of shape {array.shape} in IDX")
     header = struct.pack(f">HBB{array.ndim}I", 0, code, array.ndim, *array.shape)
     body = np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
-    is_path = isinstance(target, (str, os.PathLike))
     if compress is None:
-        compress = is_path and Path(target).name.endswith(".gz")
+        compress = isinstance(target, (str, os.PathLike)) and Path(target).name.endswith(".gz")
     payload = header + body
     if compress:
         buffer = io.BytesIO()
         with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz:
             gz.write(payload)
         payload = buffer.getvalue()
-    if is_path:
+    if isinstance(target, (str, os.PathLike)):
         atomic_write(target, lambda f: f.write(payload))  # a failed write leaves any old file as it was
     else:
         target.write(payload)

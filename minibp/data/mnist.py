@@ -234,14 +234,17 @@ def _load_named(
 ) -> Splits:
     float_dtype(dtype)
     check_max_bytes(max_bytes)
-    settings = {"dtype": dtype, "image_shape": (28, 28), "n_classes": 10, "max_bytes": max_bytes}
+
+    def load(directory: Path) -> Splits:
+        return load_idx_directory(directory, dtype=dtype, image_shape=(28, 28), n_classes=10, max_bytes=max_bytes)
+
     for directory in candidates:
         _refuse_a_file(directory)
         if _find(directory) is not None:
-            return load_idx_directory(directory, **settings)
+            return load(directory)
     if download:
         fetch(name, candidates[0])
-        return load_idx_directory(candidates[0], **settings)
+        return load(candidates[0])
     looked = ", ".join(str(d) for d in candidates)
     raise DataNotFoundError(
         f"{title} not found (looked in {looked}). Download it with `minibp data download {name}`, "

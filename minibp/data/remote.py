@@ -139,9 +139,10 @@ def _seconds(value: object, what: str) -> float:
     """Return ``value`` as a float if it is a positive, finite number of seconds; raise otherwise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{what} must be a number of seconds, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
+    seconds = float(value)
+    if not (math.isfinite(seconds) and seconds > 0):
         raise ValueError(f"{what} must be a positive, finite number of seconds, got {value!r}")
-    return float(value)
+    return seconds
 
 
 def _dataset(name: str) -> RemoteDataset:

@@ -14,6 +14,7 @@ pickle), compressed or encrypted entries, non-numeric dtypes and sizes that
 do not add up are refused before a byte of array data is allocated. Then it
 checks the JSON header's format name, version and keys. What the header
 *means* (the network, its parameters) is checked by `minibp.io.load_checkpoint`.
+`archive_of` makes the same checks on the arrays `minibp.io.save` is about to write.
 
 Format versions: 1 is what minibp 0.1.0 wrote; 2 adds ``"tied"``, an object
 mapping each further name of a shared parameter to its first name
@@ -31,7 +32,7 @@ import tokenize
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -51,6 +52,7 @@ __all__ = [
     "write_npz",
     "Archive",
     "open_archive",
+    "archive_of",
     "refusing_corrupt_files",
 ]
 
@@ -77,13 +79,16 @@ _KEYS_1 = frozenset(
 )
 
 
-def _header_keys(version: int) -> set[str]:
+def _header_keys(version: int) -> frozenset[str]:
     """Return the keys the JSON header of format ``version`` holds (version 2 adds ``"tied"``)."""
-    return _KEYS_1 | ({"tied"} if version >= 2 else set())
+    return _KEYS_1 | ({"tied"} if version >= 2 else frozenset())
+
+
+_OPTIONAL_2 = frozenset(("rng_shared_with",))  # version 2: the modules that draw from the shuffling generator
 
 
 def version_for(*, tied: bool) -> int:
-    """Return the oldest format version that can hold a file: 2 with tied parameters, else 1 (minibp 0.1.0's)."""
+    """Return the oldest format version that can hold a file: 2 with ties or a shared generator, else 1 (0.1.0's)."""
     return 2 if tied else 1
 
 
@@ -140,13 +145,13 @@ class Archive:
         header: the decoded JSON header (format, version and keys checked).
         members: ``shape, dtype`` of every entry, by key (``"param/0.w"``), read from the ``.npy`` headers.
         where: how error messages name the file.
-        npz: the open `numpy.lib.npyio.NpzFile`.
+        reader: returns the array of an entry, by key.
     """
 
     header: dict[str, Any]
     members: dict[str, tuple[tuple[int, ...], np.dtype]]
     where: str
-    npz: Any
+    reader: Callable[[str], NDArray]
 
     def require_entries(self, wanted: set[str]) -> None:
         """Raise `ModelFormatError` unless the archive holds exactly the entries ``wanted``."""
@@ -156,7 +161,7 @@ class Archive:
 
     def read(self, key: str) -> NDArray:
         """Read the array of entry ``key`` (its header was checked when the archive was opened)."""
-        return self.npz[key]
+        return self.reader(key)
 
 
 @contextlib.contextmanager
@@ -171,6 +176,8 @@ def open_archive(source: IO[bytes], where: str) -> Iterator[Archive]:
         if not isinstance(npz, np.lib.npyio.NpzFile):  # pragma: no cover - np.load returned a plain array
             raise ModelFormatError(f"{where}: not an .npz archive")
         archive = npz.zip
+        if archive is None:  # pragma: no cover - an open NpzFile always has its zip
+            raise ModelFormatError(f"{where}: not an .npz archive")
         archive_size = archive.fp.seek(0, os.SEEK_END) if archive.fp is not None else 0
         members: dict[str, tuple] = {}
         for info in archive.infolist():
@@ -180,7 +187,28 @@ def open_archive(source: IO[bytes], where: str) -> Iterator[Archive]:
             if key in members:
                 raise ModelFormatError(f"{where}: entry {info.filename!r} appears twice")
             members[key] = _check_member(archive, info, archive_size, where)
-        yield Archive(_read_header(npz, members, where), members, where, npz)
+        _check_header_entry(members, where)
+        header = json.loads(npz[HEADER + ".npy"].tobytes().decode("utf-8"))
+        yield Archive(_check_header(header, where), members, where, lambda key: npz[key + ".npy"])
+
+
+def archive_of(arrays: Mapping[str, NDArray], where: str) -> Archive:
+    """Return the `Archive` that `open_archive` would give for a file of ``arrays``, checked the same way.
+
+    `minibp.io.save` checks what it is about to write with this, so that it refuses what loading would refuse.
+
+    Raises:
+        ModelFormatError: an entry name would not survive the zip format, or an entry or the header is refused.
+    """
+    members: dict[str, tuple] = {}
+    for key, value in arrays.items():
+        if zipfile.ZipInfo(key + ".npy").filename != key + ".npy":
+            raise ModelFormatError(f"{where}: the entry name {key!r} cannot be stored in a zip archive as it is")
+        _check_dtype(key + ".npy", value.dtype, where)
+        members[key] = value.shape, value.dtype
+    _check_header_entry(members, where)
+    header = json.loads(arrays[HEADER].tobytes().decode("utf-8"))
+    return Archive(_check_header(header, where), members, where, arrays.__getitem__)
 
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, where: str) -> tuple:
@@ -200,13 +228,7 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size:
         else:
             raise ModelFormatError(f"{where}: entry {info.filename!r} has unsupported .npy version {version}")
         header_size = member.tell()
-    if dtype.hasobject:
-        raise ModelFormatError(
-            f"{where}: entry {info.filename!r} is an object array, which can only be read by unpickling it; "
-            "refusing to load it"
-        )
-    if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-        raise ModelFormatError(f"{where}: entry {info.filename!r} has dtype {dtype}, not a plain number type")
+    _check_dtype(info.filename, dtype, where)
     nbytes = math.prod(shape) * dtype.itemsize
     if header_size + nbytes != info.file_size:
         raise ModelFormatError(
@@ -216,14 +238,28 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size:
     return shape, dtype
 
 
-def _read_header(npz: Any, members: dict[str, tuple], where: str) -> dict[str, Any]:
-    """Decode ``minibp.json`` and check its format name, version and keys."""
+def _check_dtype(filename: str, dtype: np.dtype, where: str) -> None:
+    """Refuse an entry whose dtype is not a plain number type (objects, strings, records, sub-arrays)."""
+    if dtype.hasobject:
+        raise ModelFormatError(
+            f"{where}: entry {filename!r} is an object array, which can only be read by unpickling it; "
+            "refusing to load it"
+        )
+    if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise ModelFormatError(f"{where}: entry {filename!r} has dtype {dtype}, not a plain number type")
+
+
+def _check_header_entry(members: Mapping[str, tuple], where: str) -> None:
+    """Refuse an archive without ``minibp.json``, or one where it is not a 1-D ``uint8`` array of at most 64 MiB."""
     if HEADER not in members:
         raise ModelFormatError(f"{where}: no {HEADER!r} entry; this is not a minibp model file")
     shape, dtype = members[HEADER]
     if dtype != np.uint8 or len(shape) != 1 or shape[0] > _MAX_HEADER_BYTES:
         raise ModelFormatError(f"{where}: {HEADER!r} must be a 1-D uint8 array, got {dtype} {shape}")
-    header = json.loads(npz[HEADER].tobytes().decode("utf-8"))
+
+
+def _check_header(header: object, where: str) -> dict[str, Any]:
+    """Return the decoded JSON header after checking its format name, version and keys."""
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ModelFormatError(f"{where}: {HEADER!r} does not describe a minibp model")
     version = header.get("format_version")
@@ -235,7 +271,8 @@ def _read_header(npz: Any, members: dict[str, tuple], where: str) -> dict[str, A
             f"this minibp reads format versions up to {FORMAT_VERSION}. Upgrade minibp to load it."
         )
     expected = _header_keys(version)
-    if set(header) != expected:
+    optional = _OPTIONAL_2 if version >= 2 else frozenset()
+    if not expected <= set(header) <= expected | optional:
         raise ModelFormatError(
             f"{where}: header keys differ from format {version}: missing {sorted(expected - set(header))}, "
             f"unexpected {sorted(set(header) - expected)}"

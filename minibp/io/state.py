@@ -54,23 +54,56 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
 
 
 def restore_rng(state: Any, where: str) -> np.random.Generator:
-    """Return a new generator in the state `rng_state` recorded, or raise `ModelFormatError` naming ``where``."""
+    """Return a new generator in the state `rng_state` recorded, or raise `ModelFormatError` naming ``where``.
 
-    def arrays(value: Any) -> Any:
-        if isinstance(value, dict):
-            if set(value) == {"__ndarray__", "dtype"}:
-                return np.array(value["__ndarray__"], dtype=np.dtype(value["dtype"]))
-            return {k: arrays(v) for k, v in value.items()}
-        return value
-
+    The stored state is checked against the state of a fresh bit generator of the named kind before
+    anything is built from it: the same keys, the same scalar types, and arrays of the same dtype and
+    length. A dtype string in the file never decides what is allocated.
+    """
     if not isinstance(state, dict) or state.get("bit_generator") not in _RNG_CLASSES:
         raise ModelFormatError(f"{where}: 'rng' is not the state of a known numpy bit generator")
+    bit_generator = getattr(np.random, state["bit_generator"])(0)
+    decoded = _decode(state, bit_generator.state, f"{where}: rng state")
     try:
-        bit_generator = getattr(np.random, state["bit_generator"])()
-        bit_generator.state = arrays(state)
+        bit_generator.state = decoded
     except (TypeError, ValueError, KeyError, OverflowError) as err:
         raise ModelFormatError(f"{where}: cannot restore the rng state: {err}") from err
     return np.random.Generator(bit_generator)
+
+
+def _decode(value: Any, template: Any, where: str) -> Any:
+    """Return ``value`` (JSON, as `rng_state` wrote it) shaped like ``template``, or raise `ModelFormatError`."""
+    if isinstance(template, dict):
+        if not isinstance(value, dict) or set(value) != set(template):
+            raise ModelFormatError(f"{where}: expected the keys {sorted(template)}, got {str(value)[:100]}")
+        return {key: _decode(value[key], template[key], f"{where}[{key!r}]") for key in template}
+    if isinstance(template, np.ndarray):
+        items = value.get("__ndarray__") if isinstance(value, dict) else None
+        limit = int(np.iinfo(template.dtype).max)
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"__ndarray__", "dtype"}
+            or value["dtype"] != str(template.dtype)
+            or not isinstance(items, list)
+            or len(items) != template.size
+            or not all(_is_int(v) and 0 <= v <= limit for v in items)
+        ):
+            raise ModelFormatError(
+                f"{where}: expected {{'__ndarray__': [{template.size} integers], 'dtype': '{template.dtype}'}}, "
+                f"got {str(value)[:100]}"
+            )
+        return np.array(items, dtype=template.dtype).reshape(template.shape)
+    if isinstance(template, str):
+        if value != template:
+            raise ModelFormatError(f"{where}: expected {template!r}, got {str(value)[:100]}")
+        return value
+    if not _is_int(value) or not 0 <= value < 1 << 128:
+        raise ModelFormatError(f"{where}: expected an integer in [0, 2**128), got {str(value)[:100]}")
+    return value
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def optimizer_state(optimizer: object) -> dict[str, Any]:

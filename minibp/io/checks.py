@@ -1,0 +1,137 @@
+"""What a model file's header declares, checked against what its archive stores, before anything is built.
+
+A small file must never cost a large allocation. The arrays of a model file
+cannot: `minibp.io.format` has checked every ``.npy`` header against the
+bytes the archive really holds. The JSON header could, through the sizes it
+declares (``Dense(20000, 20000)`` is a 3.2 GB weight matrix) and the dtypes
+of a stored rng state; so `minibp.io.load_checkpoint` builds nothing before
+
+- `check_fields` has checked the type of every header field that names entries
+  (``parameters``, ``optimizer``, ``tied``) or is handed back as it is;
+- `check_sizes` has checked that each `Dense` layer of the architecture
+  declares a weight and a bias of a shape and dtype that the archive stores,
+  and that all of them together are no larger than the stored parameters
+  (a place that holds a tied parameter counted as the largest one);
+- `minibp.io.state.restore_rng` has checked an rng state against a fresh
+  generator's (same keys, dtypes and lengths).
+
+So what loading allocates is bounded by a small multiple of the file's size.
+
+Deliberately left out: layers you register yourself. Their constructors run
+with the configuration the file holds, so they should check it (as `Dense`
+does) before they allocate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import ModelFormatError
+from ..layers import Dense
+from .format import PARAM
+from .registry import MAX_DEPTH, registered_modules
+
+__all__ = ["check_fields", "check_sizes"]
+
+
+def check_fields(header: Mapping[str, Any], where: str) -> tuple[list[str], dict[str, Any] | None, dict[str, str]]:
+    """Check the types of the header's fields; return the parameter names, the optimizer entry and the ties."""
+    names = header["parameters"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
+        raise ModelFormatError(f"{where}: 'parameters' must be a list of distinct names")
+    optimizer = header["optimizer"]
+    if optimizer is not None and (
+        not isinstance(optimizer, dict)
+        or set(optimizer) != {"scalars", "arrays"}
+        or not isinstance(optimizer["scalars"], dict)
+        or not isinstance(optimizer["arrays"], list)
+        or not all(isinstance(k, str) for k in optimizer["arrays"])
+        or len(set(optimizer["arrays"])) != len(optimizer["arrays"])
+        or set(optimizer["arrays"]) & set(optimizer["scalars"])
+    ):
+        raise ModelFormatError(f"{where}: malformed optimizer state")
+    ties = header.get("tied", {})
+    if not isinstance(ties, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in ties.items()):
+        raise ModelFormatError(f"{where}: 'tied' must be an object mapping parameter names to parameter names")
+    if header["history"] is not None and not isinstance(header["history"], dict):
+        raise ModelFormatError(f"{where}: 'history' must be an object")
+    if not isinstance(header["metadata"], dict):
+        raise ModelFormatError(f"{where}: 'metadata' must be an object")
+    if not isinstance(header["minibp_version"], str):
+        raise ModelFormatError(f"{where}: 'minibp_version' must be a string")
+    return names, optimizer, ties
+
+
+def check_sizes(
+    tree: object,
+    members: Mapping[str, tuple[tuple[int, ...], np.dtype]],
+    names: list[str],
+    ties: dict[str, str],
+    where: str,
+) -> None:
+    """Refuse an architecture whose `Dense` layers declare parameters the archive does not store.
+
+    Args:
+        tree: the header's ``architecture``; malformed nodes are left for `minibp.io.registry.build` to refuse.
+        members: ``shape, dtype`` of every entry (``"param/0.w"``, ...), from the ``.npy`` headers.
+        names: the stored parameters (each has a ``param/<name>`` entry).
+        ties: further name → stored name, for each further place of a tied parameter.
+        where: how error messages name the file.
+    """
+
+    def nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+        return math.prod(shape) * dtype.itemsize
+
+    stored = {members[PARAM + n] for n in names}
+    largest = max((nbytes(*entry) for entry in stored), default=0)
+    budget = sum(nbytes(*members[PARAM + n]) for n in names) + largest * len(ties)  # a tied place: at most the largest
+    declared = 0
+    dense = {name for name, klass in registered_modules().items() if klass is Dense}
+    for path, config in _dense_nodes(tree, dense, f"{where}: architecture"):
+        n_in, n_out, dtype = _dense_config(config, path)
+        for what, shape in (("w", (n_out, n_in)), ("b", (n_out, 1))):
+            if (shape, dtype) not in stored:
+                listed = ", ".join(sorted({f"{t} {s}" for s, t in stored})[:8])
+                raise ModelFormatError(
+                    f"{path}: Dense({n_in}, {n_out}) needs {what} of {dtype} {shape}, but the file stores no "
+                    f"parameter of that shape and dtype (it stores {listed or 'none'})"
+                )
+            declared += nbytes(shape, dtype)
+        if declared > budget:
+            raise ModelFormatError(
+                f"{path}: the Dense layers up to here need {declared} bytes of parameters, more than the "
+                f"{budget} the file stores (counting each tied place as the largest parameter)"
+            )
+
+
+def _dense_nodes(node: object, dense: set[str], path: str, depth: int = 0) -> list[tuple[str, object]]:
+    """Return ``(path, config)`` of every node whose type is a name of `Dense` in the tree, depth first."""
+    if depth > MAX_DEPTH or not isinstance(node, dict):
+        return []
+    found: list[tuple[str, object]] = []
+    if isinstance(node.get("type"), str) and node["type"] in dense:
+        found.append((path, node.get("config")))
+    children = node.get("modules")
+    if isinstance(children, list):
+        for i, child in enumerate(children):
+            found += _dense_nodes(child, dense, f"{path}[{i}]", depth + 1)
+    return found
+
+
+def _dense_config(config: object, path: str) -> tuple[int, int, np.dtype]:
+    """Return ``n_in, n_out, dtype`` of a `Dense` configuration, refusing anything `Dense` would not be built from."""
+    if not isinstance(config, dict) or not {"n_in", "n_out"} <= set(config) <= {"n_in", "n_out", "dtype"}:
+        raise ModelFormatError(
+            f"{path}: cannot build Dense from config {config!r:.200}: its keys are n_in, n_out, dtype"
+        )
+    n_in, n_out, dtype = config["n_in"], config["n_out"], config.get("dtype", "float64")
+    for value in (n_in, n_out):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelFormatError(f"{path}: cannot build Dense from config {config!r:.200}: sizes must be positive")
+    if dtype not in ("float32", "float64"):
+        raise ModelFormatError(f"{path}: cannot build Dense from config {config!r:.200}: dtype must be a float")
+    return n_in, n_out, np.dtype(dtype)
