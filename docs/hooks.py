@@ -8,7 +8,9 @@ Before each build (``on_config``):
   is run, and what it prints is written to ``docs/examples/output/NAME.txt``,
   which the page includes: the output on the page is what the code printed;
 * the pictures are drawn by ``scripts/make_figures.py`` into
-  ``docs/assets/figures/``.
+  ``docs/assets/figures/``, and by the scripts in ``FIGURE_EXAMPLES``, which
+  are run in an empty folder: the PNG files they save there are moved into
+  ``docs/assets/figures/``, so the page's code saves to a plain file name.
 
 Outputs and pictures are cached, keyed on a hash of the script and of
 minibp's sources, so ``mkdocs serve`` only reruns what changed.
@@ -33,6 +35,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -58,7 +61,14 @@ RUN_EXAMPLES = (
     "howto_rows",
     "howto_chapter3",
     "howto_optimizers",
+    "howto_own_digit",  # reads docs/how-to/digits/, so it runs from the repository root
+    "not_chains",
 )
+
+# Scripts that also draw pictures, with the PNG files each saves in its working folder.
+FIGURE_EXAMPLES = {
+    "howto_vanishing": ("vanishing-gradient.png",),
+}
 
 
 def _load_script(name: str):
@@ -88,12 +98,12 @@ def _write_if_changed(path: Path, text: str) -> None:
         atomic_write(path, lambda f: f.write(text.encode("utf-8")))  # builds may run side by side
 
 
-def _run(script: Path, *args: str) -> str:
+def _run(script: Path, *args: str, cwd: Path = ROOT) -> str:
     """Run a Python script in a fresh interpreter (warnings are errors) and return what it printed."""
     env = dict(os.environ, PYTHONHASHSEED="0", PYTHONWARNINGS="error")
     result = subprocess.run(
         [sys.executable, str(script), *args],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -106,15 +116,26 @@ def _run(script: Path, *args: str) -> str:
 
 def run_example(name: str) -> str:
     """Run ``docs/examples/NAME.py`` as a script and return what it printed."""
-    return _run(EXAMPLES / f"{name}.py")
+    if name not in FIGURE_EXAMPLES:
+        return _run(EXAMPLES / f"{name}.py")
+    from minibp._files import atomic_write
+
+    with tempfile.TemporaryDirectory() as folder:
+        printed = _run(EXAMPLES / f"{name}.py", cwd=Path(folder))
+        for picture in FIGURE_EXAMPLES[name]:
+            data = (Path(folder) / picture).read_bytes()  # FileNotFoundError: the script did not draw it
+            FIGURES.mkdir(parents=True, exist_ok=True)
+            atomic_write(FIGURES / picture, lambda f, data=data: f.write(data))  # builds may run side by side
+    return printed
 
 
 def build_outputs() -> None:
     key = _fingerprint(*sorted(EXAMPLES.glob("*.py")))  # examples may import each other
-    for name in RUN_EXAMPLES:
+    for name in (*RUN_EXAMPLES, *FIGURE_EXAMPLES):
         stamp = OUTPUT / f".{name}.key"
         out = OUTPUT / f"{name}.txt"
-        if out.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == key:
+        pictures = [FIGURES / picture for picture in FIGURE_EXAMPLES.get(name, ())]
+        if all(p.is_file() for p in (out, stamp, *pictures)) and stamp.read_text(encoding="ascii") == key:
             continue
         _write_if_changed(out, run_example(name))
         _write_if_changed(stamp, key)
@@ -130,10 +151,22 @@ def build_figures() -> None:
     _write_if_changed(stamp, key)
 
 
+def build_digit_figure() -> None:
+    """Draw the own-digit how-to's figure (the photos and what minibp makes of them) when they change."""
+    script = ROOT / "scripts" / "make_digit_photos.py"
+    key = _fingerprint(script, *sorted((DOCS / "how-to" / "digits").glob("*.png")))
+    stamp, figure = FIGURES / ".own-digit.key", FIGURES / "own-digit.png"
+    if figure.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == key:
+        return
+    _run(script, "--figure", str(figure))
+    _write_if_changed(stamp, key)
+
+
 def on_config(config, **kwargs):
     _load_script("fetch_mathjax").ensure_mathjax()
     build_outputs()
     build_figures()
+    build_digit_figure()
     return config
 
 

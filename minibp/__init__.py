@@ -10,7 +10,8 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 """
 
 from ._version import __version__
-from .callbacks import Callback, EarlyStopping, HalveOnPlateau
+from .callbacks import Callback, EarlyStopping, HalveOnPlateau, LearningSpeed
+from .containers import Parallel, Residual
 from .costs import (
     Cost,
     CrossEntropyCost,
@@ -31,7 +32,7 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
-from .io import Checkpoint, load, load_checkpoint, register_module, save
+from .io import Checkpoint, load, load_checkpoint, load_network2, register_module, save, save_network2
 from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
@@ -58,6 +59,8 @@ __all__ = [
     "SoftmaxLogLikelihoodCost",
     "Sequential",
     "mlp",
+    "Parallel",
+    "Residual",
     "Optimizer",
     "SGD",
     "Momentum",
@@ -67,6 +70,7 @@ __all__ = [
     "Callback",
     "EarlyStopping",
     "HalveOnPlateau",
+    "LearningSpeed",
     "L2",
     "WeightDecay",
     "train",
@@ -86,6 +90,8 @@ __all__ = [
     "save",
     "load",
     "load_checkpoint",
+    "load_network2",
+    "save_network2",
     "Checkpoint",
     "register_module",
     "summary",

@@ -16,7 +16,9 @@ optional; `Callback` provides empty ones):
 * ``on_train_end(history, net, optimizer)``: once at the end, also after a
   stop (not after an exception).
 
-`EarlyStopping` is the ready-made one.
+`EarlyStopping` is the ready-made one. `LearningSpeed` is an instrument: it
+stops nothing and changes nothing, it records in the `History` how fast each
+layer learns (the book's chapter 5 measure of the vanishing gradient).
 
 Deliberately left out: callbacks per mini-batch (the inner loop stays tight)
 and schedules that depend on anything but the epoch and the history.
@@ -28,16 +30,19 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._checks import check_positive
-from .errors import HyperparameterError
-from .module import Module
+from .costs import Cost, QuadraticCost
+from .errors import HyperparameterError, LabelError, ShapeError
+from .layers import Dense, Sigmoid
+from .module import Module, evaluation_mode
 
 if TYPE_CHECKING:
     from .optim import Optimizer
     from .train import History
 
-__all__ = ["Callback", "EarlyStopping", "HalveOnPlateau", "no_improvement_streaks"]
+__all__ = ["Callback", "EarlyStopping", "HalveOnPlateau", "LearningSpeed", "no_improvement_streaks"]
 
 
 def _evaluation_accuracies(history: History, who: str) -> list[float]:
@@ -201,3 +206,196 @@ class EarlyStopping(Callback):
 
     def __repr__(self) -> str:
         return f"EarlyStopping(patience={self.patience})"
+
+
+_PROBE_CHUNK = 10_000  # examples per forward and backward pass over the probe
+
+
+def _dense_layers(net: Module) -> list[tuple[Dense, Sigmoid | None]]:
+    """Each `Dense` of ``net`` in network order, with the `Sigmoid` that follows it (or ``None``)."""
+    leaves = [m for m in net.modules() if next(m.children(), None) is None]
+    layers = []
+    for i, module in enumerate(leaves):
+        if isinstance(module, Dense):
+            after = leaves[i + 1] if i + 1 < len(leaves) else None
+            layers.append((module, after if isinstance(after, Sigmoid) else None))
+    return layers
+
+
+class LearningSpeed(Callback):
+    r"""Record how fast each layer learns, and how many of its sigmoid neurons are saturated.
+
+    Chapter 5 of the book measures the speed at which layer $l$ learns by the
+    length of the gradient of the cost with respect to its biases,
+
+    $$\text{speed}^l = \left\lVert \frac{\partial C}{\partial b^l} \right\rVert
+      = \left\lVert \frac{1}{n} \sum_x \delta^{l}_x \right\rVert \quad \text{(BP3)},$$
+
+    with $C$ the mean cost over a fixed probe of $n$ examples (by default the
+    first 1,000 it is given). When earlier layers show smaller speeds than
+    later ones, the gradient is vanishing on its way back through the network.
+
+    For a `Dense` layer followed by a `Sigmoid`, it also records the share of
+    (neuron, example) pairs of the probe where $\sigma'(z) < $ ``threshold``
+    (0.01: $|z| \gtrsim 4.6$): a saturated neuron passes almost no gradient
+    back (BP2) and learns almost nothing itself.
+
+    After every epoch it appends one list per kind to the `History`:
+    ``history.learning_speed[j][k]`` is the speed of the ``k``-th `Dense` of
+    the network (in the order of ``net.modules()``) after epoch ``j``, and
+    ``history.saturation[j][k]`` its saturated share (``None`` for a layer not
+    followed by a `Sigmoid`). The values before the first epoch go into
+    ``history.initial_learning_speed`` and ``history.initial_saturation``.
+    If training ends after an epoch that ``on_epoch_end`` did not see (Ctrl-C),
+    ``on_train_end`` measures it, so the lists always have one entry per epoch.
+
+    Measuring changes nothing: it runs the modules' own ``forward`` and
+    ``backward`` in evaluation mode (dropout passes everything and draws no
+    random numbers), restores each module's training mode and every
+    parameter's ``grad`` afterwards, and draws from no generator. A run with
+    it takes bit for bit the same steps as a run without it.
+
+    Args:
+        probe: ``(X, y)`` with ``X`` of shape ``(n_in, N)`` and ``y`` labels
+            ``(N,)`` or targets ``(n_out, N)``, as `minibp.train.train` takes
+            them; usually the training data.
+        cost: the cost the network is trained with (default `QuadraticCost`,
+            as in `minibp.train.train`). Like minibp's costs, it must be the
+            mean over the examples.
+        size: use the first ``size`` examples of ``probe`` (default 1,000, as
+            the book); ``None`` uses all of them.
+        threshold: $\sigma'(z)$ below which a neuron counts as saturated;
+            $\sigma'$ is at most $1/4$.
+
+    Attributes:
+        initial_speed: the speeds measured before training, one per `Dense`
+            (``None`` until ``on_train_begin``).
+        initial_saturation: the saturated shares measured then.
+
+    Example:
+        >>> import minibp as bp
+        >>> from minibp.data import load_sample
+        >>> X, y = load_sample().training
+        >>> net = bp.mlp([784, 30, 30, 10], rng=0)
+        >>> speed, saturation = LearningSpeed((X, y)).measure(net)
+        >>> len(speed), saturation[0] is not None
+        (3, True)
+    """
+
+    def __init__(
+        self,
+        probe: tuple[NDArray, NDArray],
+        cost: Cost | None = None,
+        *,
+        size: int | None = 1000,
+        threshold: float = 0.01,
+    ) -> None:
+        X, y = np.asarray(probe[0]), np.asarray(probe[1])
+        if X.ndim != 2 or X.shape[1] == 0:
+            raise ShapeError(f"LearningSpeed: probe X must have shape (n_in, N) with N >= 1, got {X.shape}")
+        if y.ndim not in (1, 2) or y.shape[-1] != X.shape[1]:
+            raise ShapeError(
+                f"LearningSpeed: probe X has {X.shape[1]} examples, so y must be labels ({X.shape[1]},) "
+                f"or targets (n_out, {X.shape[1]}); got {y.shape}"
+            )
+        if size is not None:
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+                raise HyperparameterError(f"LearningSpeed: size must be an integer >= 1 or None, got {size!r}")
+            X, y = X[:, : int(size)], y[..., : int(size)]
+        self.X, self.y = X, y
+        self.cost = QuadraticCost() if cost is None else cost
+        self.threshold = check_positive("LearningSpeed", "threshold", threshold)
+        self.initial_speed: list[float] | None = None
+        self.initial_saturation: list[float | None] | None = None
+
+    def measure(self, net: Module) -> tuple[list[float], list[float | None]]:
+        r"""Return the speed $\lVert\partial C/\partial b^l\rVert$ and the saturated share of each `Dense` now.
+
+        Args:
+            net: the network; its parameters, gradients and modes are left as
+                they were.
+
+        Returns:
+            ``(speeds, saturation)``, two lists with one entry per `Dense` in
+            network order; ``saturation`` holds ``None`` for a layer not
+            followed by a `Sigmoid`.
+
+        Raises:
+            ValueError: the network has no `Dense` layer.
+            ShapeError, LabelError: the probe does not fit the network.
+        """
+        layers = _dense_layers(net)
+        if not layers:
+            raise ValueError(f"LearningSpeed: the network {net!r} has no Dense layer")
+        params = net.parameters()
+        saved = [p.grad.copy() for p in params]
+        n = self.X.shape[1]
+        saturated = [0] * len(layers)
+        neurons = [0] * len(layers)
+        try:
+            with evaluation_mode(net), np.errstate(all="ignore"):
+                for p in params:
+                    p.zero_grad()
+                for start in range(0, n, _PROBE_CHUNK):
+                    x = self.X[:, start : start + _PROBE_CHUNK]
+                    a = net.forward(x)
+                    self.cost.forward(a, self._targets(start, x.shape[1], a))
+                    for k, (_, sigmoid) in enumerate(layers):
+                        if sigmoid is not None and sigmoid.a is not None:
+                            s = sigmoid.a
+                            saturated[k] += int(np.count_nonzero(s * (1 - s) < self.threshold))  # sigma'(z)
+                            neurons[k] += s.size
+                    # C is the mean over the probe: each chunk's mean cost weighs by its share of examples
+                    net.backward(self.cost.backward() * (x.shape[1] / n))
+                speeds = [float(np.linalg.norm(dense.b.grad)) for dense, _ in layers]  # BP3: dC/db = mean delta
+        finally:
+            for p, grad in zip(params, saved):
+                p.grad = grad
+        shares = [
+            saturated[k] / neurons[k] if sigmoid is not None and neurons[k] else None
+            for k, (_, sigmoid) in enumerate(layers)
+        ]
+        return speeds, shares
+
+    def _targets(self, start: int, m: int, a: NDArray) -> NDArray:
+        """The targets ``(n_out, m)`` of the probe's examples ``start .. start + m``."""
+        n_out = a.shape[0]
+        if self.y.ndim == 2:
+            if self.y.shape[0] != n_out:
+                raise ShapeError(
+                    f"LearningSpeed: probe targets have {self.y.shape[0]} rows, the network {n_out} outputs"
+                )
+            return np.asarray(self.y[:, start : start + m], dtype=a.dtype)
+        labels = self.y[start : start + m]
+        if n_out == 1:  # one output neuron: the labels 0 and 1 are its targets
+            return np.asarray(labels, dtype=a.dtype).reshape(1, m)
+        if labels.dtype.kind == "f" and np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)  # labels stored as floats, such as 3.0
+        if labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= n_out:
+            raise LabelError(
+                f"LearningSpeed: probe labels must be integers 0..{n_out - 1}, as the network has {n_out} outputs"
+            )
+        t = np.zeros((n_out, m), dtype=a.dtype)
+        t[labels, np.arange(m)] = 1  # e_k for label k
+        return t
+
+    def on_train_begin(self, net: Module, optimizer: Optimizer, history: History) -> None:
+        self.initial_speed, self.initial_saturation = self.measure(net)
+        history.initial_learning_speed = list(self.initial_speed)
+        history.initial_saturation = list(self.initial_saturation)
+
+    def on_epoch_end(self, epoch: int, history: History, net: Module, optimizer: Optimizer) -> bool | None:
+        self._record(history, net)
+        return None
+
+    def on_train_end(self, history: History, net: Module, optimizer: Optimizer) -> None:
+        if len(history.learning_speed) < len(history.epoch):  # the last epoch ended by Ctrl-C
+            self._record(history, net)
+
+    def _record(self, history: History, net: Module) -> None:
+        speeds, shares = self.measure(net)
+        history.learning_speed.append(speeds)
+        history.saturation.append(shares)
+
+    def __repr__(self) -> str:
+        return f"LearningSpeed(probe of {self.X.shape[1]} examples, cost={self.cost!r})"

@@ -18,28 +18,38 @@ Total parameters: 23,860 (186.4 KiB as float64)
 
 Shapes are found by passing one example (a column of zeros) through the
 network in evaluation mode; ``m`` stands for the number of examples, since
-every module maps columns to columns.
+every module maps columns to columns. A `minibp.containers.Parallel` or
+`minibp.containers.Residual` gets a row of its own (its output shape, and no
+count: its parameters are in the rows below), then a row for each module it
+holds, numbered like ``2.0``, ``2.1``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .containers import Parallel, Residual
 from .module import Module, evaluation_mode
 from .sequential import Sequential
 
 __all__ = ["summary"]
 
 
-def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str, str, int]]) -> np.ndarray:
+def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str, str, str]]) -> np.ndarray:
     if isinstance(module, Sequential):
         for name, child in module.named_children():
             x = _rows(child, x, f"{prefix}{name}.", rows)
         return x
     out = module.forward(x)
-    size = sum(p.data.size for _, p in module.named_parameters())
     shape = "(" + ", ".join(str(d) for d in out.shape[:-1]) + ", m)"
-    rows.append((prefix[:-1] or "0", repr(module), shape, size))
+    if isinstance(module, (Parallel, Residual)):  # a row for the merge, then the rows of what it merges
+        merge = f"Parallel, {len(module)} branches stacked" if isinstance(module, Parallel) else "Residual, x + f(x)"
+        rows.append((prefix[:-1], merge, shape, ""))  # no count: the rows below hold its parameters
+        for name, child in module.named_children():
+            _rows(child, x, f"{prefix}{name}.", rows)  # every branch, and f, reads the container's input
+        return out
+    size = sum(p.data.size for _, p in module.named_parameters())
+    rows.append((prefix[:-1] or "0", repr(module), shape, f"{size:,}"))
     return out
 
 
@@ -55,7 +65,9 @@ def summary(net: Module, input_size: int | tuple[int, ...]) -> str:
     """Return a table of the modules of ``net``, their output shapes and parameter counts.
 
     Args:
-        net: a module; the children of a `Sequential` (nested ones too) get a row each.
+        net: a module; the children of a `Sequential` (nested ones too) get a row each, and so
+            do the branches of a `Parallel` and the module inside a `Residual`, below a row for
+            the container (its output shape, its parameters counted in the rows below).
         input_size: the number of input features $n_{in}$ (or the input
             shape ``(n_in, m)``, whose ``m`` is ignored).
 
@@ -68,11 +80,11 @@ def summary(net: Module, input_size: int | tuple[int, ...]) -> str:
     n_in = input_size[0] if isinstance(input_size, tuple) else int(input_size)
     params = [p for _, p in net.named_parameters()]
     dtype = params[0].data.dtype if params else np.dtype(np.float64)
-    rows: list[tuple[str, str, str, int]] = []
+    rows: list[tuple[str, str, str, str]] = []
     with evaluation_mode(net):
         _rows(net, np.zeros((n_in, 1), dtype=dtype), "", rows)
     header = ("#", "Module", "Output shape", "Parameters")
-    table = [header] + [(index, name, shape, f"{count:,}") for index, name, shape, count in rows]
+    table = [header, *rows]
     widths = [max(len(row[k]) for row in table) for k in range(4)]
 
     def line(row: tuple[str, str, str, str]) -> str:

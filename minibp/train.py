@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,7 +52,7 @@ from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteErr
 from .layers import ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, evaluation_mode
 from .optim import Optimizer
-from .regularization import Regularizer
+from .regularization import L2, Regularizer
 from .sequential import Sequential
 
 __all__ = ["History", "train", "evaluate", "accuracy", "predict"]
@@ -68,8 +69,12 @@ class History:
     ``evaluation_accuracy``. The two training ones cost an extra pass over the
     training set and are recorded only with ``train(..., monitor_training=True)``;
     ``training_cost`` is always there and free (it averages the costs of the
-    mini-batches as they were trained on). With a regulariser, its
-    ``penalty()`` after the epoch is included in every cost, as in network2.
+    mini-batches as they were trained on). With a regulariser, every cost
+    includes its penalty on the weights after the epoch, as network2's
+    ``total_cost`` does; `L2`'s is λ/(2N)·Σw², where N is the number of
+    examples the cost is measured on: the training set's for both training
+    costs, the evaluation set's for ``evaluation_cost`` (the ``n`` given to
+    `L2` scales only its gradient).
 
     Attributes:
         epoch: epoch numbers, counted from 0 as the book prints them.
@@ -85,6 +90,14 @@ class History:
         training_accuracy: ``training_correct / training_size`` (likewise).
         training_size: number of training examples.
         stop_reason: why training ended before ``epochs`` epochs (``None`` if it did not).
+        learning_speed: each layer's learning speed, the length of the gradient of the cost with
+            respect to its biases, after each epoch: one list per epoch with one number per `Dense`
+            in network order (recorded by `minibp.callbacks.LearningSpeed`; empty without it).
+        saturation: the share of saturated sigmoid neurons after each epoch, one list per
+            epoch with one entry per `Dense` (``None`` for a layer not followed by
+            a `Sigmoid`; likewise recorded by `LearningSpeed`).
+        initial_learning_speed: the speeds before the first epoch (``None`` without `LearningSpeed`).
+        initial_saturation: the saturated shares before the first epoch (likewise).
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -100,6 +113,10 @@ class History:
     training_accuracy: list[float | None] = field(default_factory=list)
     training_size: int = 0
     stop_reason: str | None = None
+    learning_speed: list[list[float]] = field(default_factory=list)
+    saturation: list[list[float | None]] = field(default_factory=list)
+    initial_learning_speed: list[float] | None = None
+    initial_saturation: list[float | None] | None = None
 
     def to_dict(self) -> dict:
         """Return the history as a dictionary of plain lists."""
@@ -147,7 +164,32 @@ def _fits(net: Module, X: NDArray) -> bool:
     return True
 
 
+_FROM_BOOK = "looks like the book's list of (x, y) tuples; convert it with minibp.data.from_book(data)"
+
+
+def _is_book_list(data: object) -> bool:
+    """Whether ``data`` looks like the book's examples: an iterator, or a list or tuple of ``(x, y)`` tuples."""
+    return isinstance(data, Iterator) or (isinstance(data, (list, tuple)) and bool(data) and isinstance(data[0], tuple))
+
+
+def _unpack(data: Any, what: str) -> tuple[Any, Any]:
+    """Return ``X, y`` from ``data``, naming `minibp.data.from_book` when it is the book's list of pairs."""
+    if isinstance(data, tuple) and hasattr(data, "training"):
+        raise TypeError(f"{what} must be a pair (X, y), got a Splits: pass data.training (or data.validation)")
+    if _is_book_list(data):
+        raise TypeError(f"{what} {_FROM_BOOK}")
+    if isinstance(data, (list, tuple)) and len(data) != 2:
+        raise TypeError(
+            f"{what} must be a pair (X, y), got {len(data)} items; if it is the book's list of (x, y) "
+            "tuples, convert it with minibp.data.from_book(data)"
+        )
+    X, y = data
+    return X, y
+
+
 def _check_inputs(X: object, what: str) -> NDArray:
+    if _is_book_list(X):
+        raise TypeError(f"{what}: X {_FROM_BOOK}")
     X = np.asarray(X)
     if X.ndim != 2:
         hint = " (a single example must be a column: X.reshape(-1, 1))" if X.ndim == 1 else ""
@@ -362,7 +404,7 @@ def train(
     cost = QuadraticCost() if cost is None else cost
     _check_cost_fits(net, cost)
     epochs = _check_count("epochs", epochs, 0)
-    X, y = training_data
+    X, y = _unpack(training_data, "train: training_data")
     X = _check_inputs(X, "train")
     n = X.shape[1]
     n_out = _output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
@@ -373,7 +415,7 @@ def train(
     dtype = params[0].data.dtype
     target_rows = _targets(y, n, n_out, dtype, "train")
     if evaluation_data is not None:
-        Xe, ye = evaluation_data
+        Xe, ye = _unpack(evaluation_data, "train: evaluation_data")
         Xe = _check_inputs(Xe, "train: evaluation_data")
         _output_size(net, Xe, "train: evaluation_data")  # checks the feature count now, not after the first epoch
         target_rows_e = _targets(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data")
@@ -429,7 +471,7 @@ def train(
             history.seconds.append(time.perf_counter() - start)
             eta_used = getattr(optimizer, "eta", None)
             history.eta.append(None if eta_used is None else float(eta_used))
-            penalty = sum(r.penalty() for r in regularizers)
+            penalty = _penalty(regularizers, n)  # both training costs: the training set's N = n
             history.training_cost.append(total_cost / max(batches.seen, 1) + penalty)
             line = f"Epoch {j}"
             if monitor_training:
@@ -448,7 +490,7 @@ def train(
                 line += " complete"
             else:
                 correct, eval_cost = _evaluate_with_cost(net, cost, Xe, target_rows_e, ye)
-                history.evaluation_cost.append(eval_cost + penalty)
+                history.evaluation_cost.append(eval_cost + _penalty(regularizers, Xe.shape[1]))
                 history.evaluation_correct.append(correct)
                 history.evaluation_accuracy.append(correct / Xe.shape[1])
                 line += f": {correct} / {Xe.shape[1]}"
@@ -481,6 +523,20 @@ def _regularizers(regularization: object) -> tuple[Regularizer, ...]:
         if not isinstance(item, Regularizer):
             raise TypeError(f"train: regularization must hold Regularizer objects (L2, WeightDecay), got {item!r}")
     return items
+
+
+def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
+    r"""The regularisers' term in a cost measured on ``n_evaluated`` examples, as network2's ``total_cost`` adds it.
+
+    network2 scales the L2 term by the size $N$ of the set being evaluated,
+    $\frac{\lambda}{2N}\sum_w w^2$, not by the training-set $n$ of the
+    gradient: an `L2`'s ``penalty()``, $\frac{\lambda}{2n}\sum_w w^2$, is
+    rescaled by $n/N$. Other regularisers add their ``penalty()`` as it is.
+    """
+    total = 0.0
+    for r in regularizers:
+        total += r.penalty() * (r.n / n_evaluated) if isinstance(r, L2) else r.penalty()  # lambda/(2N) sum_w w^2
+    return total
 
 
 def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> Callable[[], None]:

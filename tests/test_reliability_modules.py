@@ -53,6 +53,12 @@ def build(draw, name: str) -> tuple[bp.Module, int]:
         if draw(st.booleans()):  # a dropout in the middle and a nested container
             net = bp.Sequential(net[0], bp.Dropout(0.3, rng=seed), bp.Sequential(*net.layers[1:]))
         return net, n_in
+    if name == "Parallel":
+        sizes = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+        branches = [bp.Dense(n_in, n, init=moderate, rng=seed + i) for i, n in enumerate(sizes)]
+        return bp.Parallel(*branches, draw(st.sampled_from(ACTIVATIONS))()), n_in
+    if name == "Residual":
+        return bp.Residual(bp.Sequential(bp.Dense(n_in, n_in, init=moderate, rng=seed), bp.Tanh())), n_in
     return getattr(bp, name)(), n_in
 
 

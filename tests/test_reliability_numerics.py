@@ -47,7 +47,7 @@ BOUNDED = {bp.Sigmoid: (0.0, 1.0), bp.Tanh: (-1.0, 1.0), bp.Softmax: (0.0, 1.0)}
 
 def test_every_parameterless_exported_module_is_checked_here():
     exported = {getattr(bp, n) for n in exported_subclasses(bp.Module)}
-    assert exported - set(ACTIVATIONS) == {bp.Dense, bp.Sequential, bp.Dropout}  # checked on their own below
+    assert exported - set(ACTIVATIONS) == {bp.Dense, bp.Sequential, bp.Dropout, bp.Parallel, bp.Residual}
 
 
 def extremes(dtype) -> np.ndarray:

@@ -10,6 +10,8 @@ FACTORIES = {
     "Dense": lambda: bp.Dense(4, 3, rng=0),
     "Sequential": lambda: bp.mlp([4, 5, 3], rng=0),
     "Dropout": lambda: bp.layers.Dropout(0.4, rng=0),
+    "Parallel": lambda: bp.containers.Parallel(bp.Dense(4, 2, rng=0), bp.Sequential(bp.Dense(4, 3, rng=1), bp.Tanh())),
+    "Residual": lambda: bp.containers.Residual(bp.Sequential(bp.Dense(4, 4, rng=0), bp.Tanh())),
 }
 
 CHECKS = [

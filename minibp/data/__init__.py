@@ -14,6 +14,8 @@ data that would take more than its ``max_bytes`` (1 GiB by default).
 
 from ._common import DEFAULT_MAX_BYTES, DataNotFoundError, Splits, data_home
 from .batches import check_mini_batch_size, minibatch_indices
+from .book import from_book
+from .digit import image_to_column
 from .idx import is_pickle, read_idx, read_idx_header, write_idx
 from .mnist import load_dataset, load_fashion_mnist, load_idx_directory, load_mnist
 from .remote import download
@@ -36,4 +38,6 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_mini_batch_size",
     "minibatch_indices",
+    "image_to_column",
+    "from_book",
 ]

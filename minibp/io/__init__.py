@@ -20,7 +20,11 @@ arrays (the only way an ``.npy`` file can carry a pickle) are refused, and
 so are unknown layer types, missing or extra entries, parameters of the
 wrong shape or dtype, NaN or infinite values, a newer format version and
 truncated or corrupt archives. Each is a `ModelFormatError` that names the
-file and what is wrong.
+file and what is wrong. Nothing is built before the sizes the header
+declares have been checked against the arrays the file stores
+(`minibp.io.checks`): loading a file of at most 10 KB allocates at most
+64 MB, whatever its bytes. `save` refuses, before writing, any file that
+loading would refuse.
 
 **Atomic writes.** `save` writes the whole archive to a temporary file in the
 target's directory, flushes it to disk and renames it over the target. An
@@ -56,7 +60,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -66,6 +70,7 @@ from .._files import atomic_write
 from .._version import __version__
 from ..errors import ModelFormatError, NonFiniteError
 from ..module import Module, Parameter
+from .checks import check_fields, check_sizes
 from .format import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -73,11 +78,13 @@ from .format import (
     OPTIM,
     PARAM,
     Archive,
+    archive_of,
     open_archive,
     refusing_corrupt_files,
     version_for,
     write_npz,
 )
+from .network2 import load_network2, save_network2
 from .registry import architecture, build, module_config, register_module, registered_modules
 from .state import history_dict, optimizer_state, restore_rng, rng_state, split_optimizer_state
 from .ties import apply_ties, find_ties
@@ -91,6 +98,8 @@ __all__ = [
     "register_module",
     "registered_modules",
     "module_config",
+    "load_network2",
+    "save_network2",
 ]
 
 
@@ -117,10 +126,17 @@ def save(
         rng: the generator that shuffles the mini-batches; its state is stored
             so that `Checkpoint.rng` can resume the same random stream.
 
+    Before writing anything, `save` checks what it would write exactly as
+    `load_checkpoint` will (rebuilding the network from it once more), and
+    raises instead of writing a file that would not load. On any exception
+    the old file at ``path`` is left as it was.
+
     Raises:
         TypeError: a module is not registered or has no configuration, or a
             value cannot be stored without pickle.
-        NonFiniteError: a parameter holds NaN or infinity (the old file is kept).
+        NonFiniteError: a parameter or an array of the optimizer state holds NaN or infinity.
+        ValueError: loading would refuse the file for another reason, say a
+            configuration its module's constructor rejects.
     """
     tree = architecture(net)
     arrays, names = {}, []
@@ -133,27 +149,37 @@ def save(
     if len(arrays) != len(names):
         raise ValueError(f"save: duplicate parameter names in {names}")
     ties = find_ties(net)
+    shared = [name for name, module in _named_modules(net) if rng is not None and getattr(module, "rng", None) is rng]
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": version_for(tied=bool(ties)),
+        "format_version": version_for(tied=bool(ties) or bool(shared)),
         "minibp_version": __version__,
         "architecture": tree,
         "parameters": names,
-        **({"tied": ties} if ties else {}),
+        **({"tied": ties} if ties or shared else {}),
         "optimizer": None,
         "history": None if history is None else history_dict(history),
         "rng": None if rng is None else rng_state(rng),
+        **({"rng_shared_with": shared} if shared else {}),  # modules drawing from the shuffling generator itself
         "metadata": {} if metadata is None else dict(metadata),
     }
     if optimizer is not None:
         scalars, state_arrays = split_optimizer_state(optimizer_state(optimizer))
         header["optimizer"] = {"scalars": scalars, "arrays": list(state_arrays)}
-        arrays.update({OPTIM + key: value for key, value in state_arrays.items()})
+        for key, value in state_arrays.items():
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise NonFiniteError(f"save: optimizer state {key!r} holds NaN or infinity; not writing {path}")
+            arrays[OPTIM + key] = value
     try:
         text = json.dumps(header, allow_nan=True, separators=(",", ":"))
     except (TypeError, ValueError) as err:
         raise TypeError(f"save: the metadata or history cannot be written as JSON: {err}") from None
     arrays = {HEADER: np.frombuffer(text.encode("utf-8"), dtype=np.uint8), **arrays}
+    try:  # load what would be written, the way load_checkpoint will: a file save writes always loads
+        with refusing_corrupt_files("save"):
+            _checkpoint(archive_of(arrays, "save"))
+    except ModelFormatError as err:
+        raise ValueError(f"{err}; load would refuse the file, so {os.fspath(path)!r} was not written") from err
     atomic_write(path, lambda f: write_npz(f, arrays))
 
 
@@ -239,45 +265,58 @@ def load(path: str | os.PathLike | IO[bytes]) -> Module:
 
 def _read(source: IO[bytes], where: str) -> Checkpoint:
     with open_archive(source, where) as archive:
-        header = archive.header
-        net = build(header["architecture"], f"{where}: architecture")
-        apply_ties(net, header.get("tied", {}), where)
-        names = header["parameters"]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ModelFormatError(f"{where}: 'parameters' must be a list of names")
-        named = list(net.named_parameters())
-        if names != [n for n, _ in named]:
-            raise ModelFormatError(
-                f"{where}: the architecture has parameters {[n for n, _ in named]} but the file lists {names}"
-            )
-        optimizer = header["optimizer"]
-        if optimizer is not None and (
-            not isinstance(optimizer, dict)
-            or set(optimizer) != {"scalars", "arrays"}
-            or not isinstance(optimizer["scalars"], dict)
-            or not isinstance(optimizer["arrays"], list)
-            or not all(isinstance(k, str) for k in optimizer["arrays"])
-        ):
-            raise ModelFormatError(f"{where}: malformed optimizer state")
-        optim_keys = [] if optimizer is None else optimizer["arrays"]
-        archive.require_entries({HEADER} | {PARAM + n for n in names} | {OPTIM + k for k in optim_keys})
-        for name, p in named:
-            _read_parameter(archive, name, p)
-        optimizer_state = None if optimizer is None else dict(optimizer["scalars"])
-        for key in optim_keys:
-            value = archive.read(OPTIM + key)
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise ModelFormatError(f"{where}: optimizer state {key!r} holds NaN or infinite values")
-            optimizer_state[key] = value
-        history, metadata, version = header["history"], header["metadata"], header["minibp_version"]
-        if history is not None and not isinstance(history, dict):
-            raise ModelFormatError(f"{where}: 'history' must be an object")
-        if not isinstance(metadata, dict):
-            raise ModelFormatError(f"{where}: 'metadata' must be an object")
-        if not isinstance(version, str):
-            raise ModelFormatError(f"{where}: 'minibp_version' must be a string")
-        rng = None if header["rng"] is None else restore_rng(header["rng"], where)
+        return _checkpoint(archive)
+
+
+def _checkpoint(archive: Archive) -> Checkpoint:
+    """Check what the header declares against what the archive stores, then build; `load` and `save` share it."""
+    header, where = archive.header, archive.where
+    names, optimizer, ties = check_fields(header, where)
+    optim_keys = [] if optimizer is None else optimizer["arrays"]
+    archive.require_entries({HEADER} | {PARAM + n for n in names} | {OPTIM + k for k in optim_keys})
+    check_sizes(header["architecture"], archive.members, names, ties, where)  # before anything is allocated
+    rng = None if header["rng"] is None else restore_rng(header["rng"], where)
+    net = build(header["architecture"], f"{where}: architecture")
+    apply_ties(net, ties, where)
+    _share_rng(net, header.get("rng_shared_with", []), rng, where)
+    named = list(net.named_parameters())
+    if names != [n for n, _ in named]:
+        raise ModelFormatError(
+            f"{where}: the architecture has parameters {[n for n, _ in named]} but the file lists {names}"
+        )
+    for name, p in named:
+        _read_parameter(archive, name, p)
+    optimizer_state: dict[str, Any] | None = None if optimizer is None else dict(optimizer["scalars"])
+    for key in optim_keys:
+        assert optimizer_state is not None  # keys come only with an optimizer entry
+        value = archive.read(OPTIM + key)
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ModelFormatError(f"{where}: optimizer state {key!r} holds NaN or infinite values")
+        optimizer_state[key] = value
+    history, metadata, version = header["history"], header["metadata"], header["minibp_version"]
     return Checkpoint(net, optimizer_state, history, rng, metadata, version, header["format_version"])
+
+
+def _named_modules(net: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    """Yield ``(dotted name, module)`` for ``net`` (named ``""``) and every module below it."""
+    yield prefix.rstrip("."), net
+    for name, child in net.named_children():
+        yield from _named_modules(child, f"{prefix}{name}.")
+
+
+def _share_rng(net: Module, shared: object, rng: np.random.Generator | None, where: str) -> None:
+    """Give the modules that drew from the shuffling generator when saved that same generator object again.
+
+    A `Dropout` built with ``rng=g`` and trained with ``train(..., rng=g)`` interleaves its draws with the
+    shuffling; only one shared generator resumes that interleaving bit for bit.
+    """
+    if not isinstance(shared, list) or not all(isinstance(n, str) for n in shared) or (shared and rng is None):
+        raise ModelFormatError(f"{where}: 'rng_shared_with' must list module names, with an 'rng' state")
+    modules = dict(_named_modules(net))
+    for name in shared:
+        if not isinstance(getattr(modules.get(name), "rng", None), np.random.Generator):
+            raise ModelFormatError(f"{where}: 'rng_shared_with' names {name!r:.100}, which has no generator")
+        setattr(modules[name], "rng", rng)  # noqa: B010 (any module may hold one)
 
 
 def _read_parameter(archive: Archive, name: str, p: Parameter) -> None:

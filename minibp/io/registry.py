@@ -31,11 +31,12 @@ from ..module import Module
 from ..sequential import Sequential
 from .state import restore_rng, rng_state
 
-__all__ = ["register_module", "registered_modules", "module_config", "architecture", "build"]
+__all__ = ["MAX_DEPTH", "register_module", "registered_modules", "module_config", "architecture", "build"]
 
 M = TypeVar("M", bound=type)
 
-_MAX_DEPTH = 64
+MAX_DEPTH = 64
+"""How deeply containers may nest, in a network being saved and in a file being loaded."""
 _REGISTRY: dict[str, type[Module]] = {}
 _CONTAINERS: set[type[Module]] = set()
 
@@ -148,13 +149,13 @@ def module_config(module: Module) -> dict[str, Any]:
         except (TypeError, ValueError) as err:
             raise TypeError(f"{klass.__name__}.get_config() returned a value JSON cannot hold: {err}") from None
         return dict(config)
-    if klass is Dense:
+    if isinstance(module, Dense) and klass is Dense:
         return {"n_in": module.n_in, "n_out": module.n_out, "dtype": str(module.w.data.dtype)}
-    config: dict[str, Any] = {}
+    arguments: dict[str, Any] = {}
     try:
         signature = inspect.signature(klass.__init__)
     except (TypeError, ValueError):  # pragma: no cover - builtin __init__
-        return config
+        return arguments
     for pname, param in list(signature.parameters.items())[1:]:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or pname in ("rng", "init"):
             continue
@@ -163,13 +164,13 @@ def module_config(module: Module) -> dict[str, Any]:
             value = value.item()
         if value is not param.empty and _is_json_scalar(value):
             if value != param.default or param.default is param.empty:
-                config[pname] = value
+                arguments[pname] = value
         elif param.default is param.empty:
             raise TypeError(
                 f"save: cannot find the value of {klass.__name__}'s argument {pname!r}; give the class a "
                 "get_config() method returning the arguments that rebuild it"
             )
-    return config
+    return arguments
 
 
 def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
@@ -179,8 +180,8 @@ def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
         TypeError: a module is not registered or has no configuration.
         ValueError: containers are nested more than 64 deep.
     """
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"save: modules nested more than {_MAX_DEPTH} deep")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"save: modules nested more than {MAX_DEPTH} deep")
     node: dict[str, Any] = {"type": _type_name(module), "config": module_config(module)}
     if type(module) in _CONTAINERS:
         node["modules"] = [architecture(child, depth + 1) for child in module.children()]
@@ -196,8 +197,8 @@ def _zeros_init(n_in: int, n_out: int, rng: np.random.Generator, dtype: Any) -> 
 
 def build(node: object, where: str, depth: int = 0) -> Module:
     """Rebuild a module (parameters not yet loaded) from an architecture node, or raise `ModelFormatError`."""
-    if depth > _MAX_DEPTH:
-        raise ModelFormatError(f"{where}: modules nested more than {_MAX_DEPTH} deep")
+    if depth > MAX_DEPTH:
+        raise ModelFormatError(f"{where}: modules nested more than {MAX_DEPTH} deep")
     if not isinstance(node, dict) or not isinstance(node.get("type"), str) or not isinstance(node.get("config"), dict):
         raise ModelFormatError(
             f"{where}: expected an object with a string 'type' and an object 'config', got {node!r:.200}"
@@ -220,6 +221,7 @@ def build(node: object, where: str, depth: int = 0) -> Module:
         children = [build(child, f"{where}[{i}]", depth + 1) for i, child in enumerate(nodes)]
     elif "modules" in node:
         raise ModelFormatError(f"{where}: {name} cannot have child modules")
+    module: Module
     try:
         if klass is Dense:
             unexpected = set(config) - {"n_in", "n_out", "dtype"}
@@ -238,13 +240,16 @@ def build(node: object, where: str, depth: int = 0) -> Module:
     if "rng" in node:
         if not isinstance(getattr(module, "rng", None), np.random.Generator):
             raise ModelFormatError(f"{where}: the file holds an rng state but {name} has no 'rng' generator")
-        module.rng = restore_rng(node["rng"], where)
+        setattr(module, "rng", restore_rng(node["rng"], where))  # noqa: B010 (any module may hold one)
     return module
 
 
 def _register_builtins() -> None:
-    """Register minibp's own modules: `Sequential` (a container) and every `Module` that `minibp.layers` exports."""
-    register_module(Sequential, container=True)
+    """Register minibp's own modules: the containers `Sequential`, `Parallel`, `Residual` and each layer."""
+    from ..containers import Parallel, Residual
+
+    for container in (Sequential, Parallel, Residual):
+        register_module(container, container=True)
     for name in layers.__all__:
         klass = getattr(layers, name, None)
         if isinstance(klass, type) and issubclass(klass, Module) and klass is not Module:
