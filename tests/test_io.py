@@ -440,7 +440,12 @@ def test_files_without_ties_are_still_written_byte_for_byte_as_0_1_0_wrote_them(
         optimizer = bp.Momentum(ckpt.net.parameters(), eta=0.5, mu=0.9)
         optimizer.load_state_dict(ckpt.optimizer_state)
     bpio.save(ckpt.net, tmp_path / name, optimizer=optimizer, history=ckpt.history, rng=ckpt.rng)
-    assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes()
+    if sys.version_info[:2] == (3, 11):  # the fixtures' Python: its zipfile writes the same archive headers
+        assert (tmp_path / name).read_bytes() == (FIXTURES / name).read_bytes()
+    with zipfile.ZipFile(tmp_path / name) as ours, zipfile.ZipFile(FIXTURES / name) as theirs:
+        assert ours.namelist() == theirs.namelist()  # every entry, in order, with the same bytes
+        for entry in theirs.namelist():
+            assert ours.read(entry) == theirs.read(entry), entry
 
 
 # -- containers -------------------------------------------------------------------------------------
