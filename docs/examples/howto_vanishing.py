@@ -52,19 +52,9 @@ def main() -> bp.History:
     # --8<-- [end:table]
 
     # --8<-- [start:figure]
-    from matplotlib.figure import Figure
+    from minibp.plot import plot_speed
 
-    trained = [0] + [j + 1 for j in history.epoch]  # epochs trained: 0 is the network before training
-    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
-    ax = fig.subplots()
-    for k, name in enumerate(layers):
-        values = [before[k]] + [speeds[k] for speeds in history.learning_speed]
-        ax.plot(trained, values, marker="o", markersize=3, label=name)
-    ax.set(xlabel="epochs trained", ylabel=r"$\|\partial C/\partial b^l\|$", yscale="log")
-    ax.set_title("Learning speed of each layer, [784, 30, 30, 30, 10]")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.savefig("vanishing-gradient.png", dpi=110)
+    plot_speed(history, path="vanishing-gradient.png")  # every layer's speed per epoch, and the saturation
     # --8<-- [end:figure]
     return history
 
