@@ -315,7 +315,7 @@ def test_the_page_runs_as_shown_and_shows_earlier_layers_learning_slower(tmp_pat
     pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)
     script = _page_as_script()
-    assert "import minibp as bp" in script and "fig.savefig" in script
+    assert "import minibp as bp" in script and "plot_speed(history" in script
     namespace: dict = {"__name__": "__page__"}
     exec(compile(script, str(PAGE), "exec"), namespace)
     history = namespace["history"]
