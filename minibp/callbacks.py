@@ -236,7 +236,7 @@ class LearningSpeed(Callback):
     later ones, the gradient is vanishing on its way back through the network.
 
     For a `Dense` layer followed by a `Sigmoid`, it also records the share of
-    (neuron, example) pairs of the probe where $\sigma'(z) < $ ``threshold``
+    (neuron, example) pairs of the probe where $\sigma'(z)$ is below ``threshold``
     (0.01: $|z| \gtrsim 4.6$): a saturated neuron passes almost no gradient
     back (BP2) and learns almost nothing itself.
 

@@ -284,6 +284,7 @@ class SoftmaxLogLikelihoodCost(Cost):
 
     $$C = \frac{1}{m}\sum_x \Big(\sum_j y_j\Big)\operatorname{LSE}(z) - \sum_j y_j z_j,
       \qquad \operatorname{LSE}(z) = \max_k z_k + \ln\sum_k e^{z_k - \max_k z_k},$$
+
     $$\frac{\partial C}{\partial z} = \delta^L = \frac{1}{m}\big(\mathrm{softmax}(z)\textstyle\sum_j y_j - y\big)
       = \frac{1}{m}(a - y) \text{ for one-hot } y.$$
 

@@ -1,12 +1,12 @@
 r"""`Parameter` and `Module`: the protocol every layer and container follows.
 
-A module maps a mini-batch to a mini-batch; examples are **columns**, so an
-input of shape ``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$.
-``forward(x)`` computes the output and keeps what ``backward`` needs;
-``backward(grad_output)`` **adds** into each parameter's ``grad`` and returns
-$\partial C/\partial(\text{input})$. Every attribute holding a `Parameter` is a
-parameter and every attribute holding a `Module` (or a list of them) is a
-child: nothing needs registering. Updating parameters is an optimizer's job.
+A module maps a mini-batch to a mini-batch; examples are **columns**, so an input of shape
+``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$. ``forward(x)`` computes the output and
+keeps what ``backward`` needs; ``backward(grad_output)`` **adds** into each parameter's ``grad`` and
+returns $\partial C/\partial(\text{input})$, so gradients add up until ``zero_grad()`` sets every
+``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter and every attribute
+holding a `Module` (or a list of them) is a child: nothing needs registering. Updating parameters is
+an optimizer's job.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Parameter:
     Attributes:
         data: the values; an optimizer updates them in place.
         grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype, zero
-            at first; modules add into it, ``zero_grad`` clears it.
+            at first; modules add into it, ``zero_grad()`` sets it to zero, in place.
     """
 
     __slots__ = ("_data", "_grad")

@@ -278,6 +278,7 @@ class Adam(Optimizer):
 
     $$m_1 \to \beta_1 m_1 + (1-\beta_1)\, g, \qquad
       m_2 \to \beta_2 m_2 + (1-\beta_2)\, g \odot g,$$
+
     $$w \to w - \frac{\eta}{1-\beta_1^t}\,
       \frac{m_1}{\sqrt{m_2 / (1-\beta_2^t)} + \epsilon}.$$
 

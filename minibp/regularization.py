@@ -8,17 +8,22 @@ around an optimizer step.
 **Which is which.** With $n$ the size of the training set, $m$ the mini-batch
 size and $C_0$ the unregularised cost:
 
-* `L2` adds $\frac{\lambda}{2n}\sum_w w^2$ to the cost (eq. 85–87), so its
-  gradient $\frac{\lambda}{n} w$ is added to $\partial C_0/\partial w$
-  before the optimizer sees it. With `SGD` this is exactly the book's eq. 93:
-  $$w \to \Big(1 - \frac{\eta\lambda}{n}\Big) w - \frac{\eta}{m}\sum_x \frac{\partial C_x}{\partial w}.$$
-  With `Momentum` or `Adam` the extra gradient goes through the velocity or
-  the moment estimates like any other gradient ("coupled").
-* `WeightDecay` shrinks the weights directly, after the gradients are
-  checked and before the optimizer's own update ("decoupled", Loshchilov and
-  Hutter, 2019):
-  $$w \to (1 - \eta\,\mathrm{wd})\, w + \Delta w_{\text{optimizer}}.$$
-  It adds nothing to the gradient or to the reported cost.
+*   `L2` adds $\frac{\lambda}{2n}\sum_w w^2$ to the cost (eq. 85–87), so its
+    gradient $\frac{\lambda}{n} w$ is added to $\partial C_0/\partial w$
+    before the optimizer sees it. With `SGD` this is exactly the book's eq. 93:
+
+    $$w \to \Big(1 - \frac{\eta\lambda}{n}\Big) w - \frac{\eta}{m}\sum_x \frac{\partial C_x}{\partial w}.$$
+
+    With `Momentum` or `Adam` the extra gradient goes through the velocity or
+    the moment estimates like any other gradient ("coupled").
+
+*   `WeightDecay` shrinks the weights directly, after the gradients are
+    checked and before the optimizer's own update ("decoupled", Loshchilov and
+    Hutter, 2019):
+
+    $$w \to (1 - \eta\,\mathrm{wd})\, w + \Delta w_{\text{optimizer}}.$$
+
+    It adds nothing to the gradient or to the reported cost.
 
 **How they relate.** For plain `SGD` the two give the same steps when
 $\mathrm{wd} = \lambda / n$: ``L2(net, lmbda=5.0, n=50_000)`` is

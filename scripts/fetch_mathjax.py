@@ -1,14 +1,23 @@
-"""Put a pinned MathJax into ``docs/assets/mathjax/`` so the documentation renders equations offline.
+"""Check, or update, the copy of MathJax kept in ``docs/assets/mathjax/``.
 
-The files come from the npm registry's ``mathjax`` package, fetched with
-``npm pack`` (the registry's own client) and checked against the package's
-published sha512 integrity string before anything is unpacked. Only what the
-site uses is kept: ``tex-chtml.js``, the CHTML fonts and the TeX extensions
-that MathJax loads on demand. The target folder is ignored by git; the mkdocs
-hook (``docs/hooks.py``) calls `ensure_mathjax` before each build, and CI runs
-this script once before the tests.
+The documentation typesets its equations with MathJax 3.2.2, which the
+repository carries in ``docs/assets/mathjax/`` (Apache-2.0, its ``LICENSE``
+beside it): building or serving the site needs nothing from the network and
+nothing but pip's packages. This script is a maintenance tool: the build
+never runs it, and the tests use only its offline parts.
 
-    python scripts/fetch_mathjax.py [--force]
+With no option it checks the copy offline against ``SHA256SUMS`` in that
+folder. With ``--update`` it replaces the copy from the npm registry's
+``mathjax`` package at ``VERSION``, fetched with ``npm pack`` (the registry's
+own client) and checked against the package's published sha512 integrity
+string before anything is unpacked, and rewrites ``SHA256SUMS``. Only what
+the site uses is kept: ``tex-chtml.js``, the CHTML fonts, the TeX extensions
+that MathJax loads on demand and the licence. To move to another version,
+change ``VERSION`` and ``INTEGRITY`` (``npm view mathjax@VERSION
+dist.integrity``), run ``--update``, and update the folder's ``README.md``.
+
+    python scripts/fetch_mathjax.py             # check the copy (no network)
+    python scripts/fetch_mathjax.py --update    # fetch VERSION with npm and replace the copy
 """
 
 from __future__ import annotations
@@ -36,11 +45,13 @@ KEEP = (
     "package/es5/input/tex/extensions/",
     "package/LICENSE",
 )
-STAMP = ".version"
+SUMS = "SHA256SUMS"
+# Written by hand, not taken from the tarball: kept across an update.
+NOTES = ("README.md",)
 
 
 class IntegrityError(RuntimeError):
-    """The downloaded tarball does not match the pinned integrity string."""
+    """The downloaded tarball, or the copy in the repository, does not match its recorded digest."""
 
 
 def check_integrity(data: bytes, integrity: str = INTEGRITY) -> None:
@@ -53,11 +64,23 @@ def check_integrity(data: bytes, integrity: str = INTEGRITY) -> None:
         raise IntegrityError(f"mathjax tarball: sha512 is {actual}, expected {expected}; refusing to unpack it")
 
 
+def sha256_lines(folder: Path) -> str:
+    """The ``SHA256SUMS`` text for the files of ``folder`` (``sha256sum``'s format, sorted by path)."""
+    files = sorted(
+        p.relative_to(folder).as_posix()
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).as_posix() not in (SUMS, *NOTES)
+    )
+    return "".join(f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n" for name in files)
+
+
 def extract(data: bytes, target: Path, keep: tuple[str, ...] = KEEP) -> int:
     """Unpack the kept members of the tarball ``data`` into ``target`` (replacing it); return the file count.
 
     The files go into a temporary folder beside ``target`` that is renamed
     only when complete, so an interrupted run leaves no half-filled folder.
+    ``SHA256SUMS`` is written for the new files; the hand-written ``README.md``
+    of an existing ``target`` is carried over.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".mathjax-", dir=target.parent))
@@ -79,7 +102,11 @@ def extract(data: bytes, target: Path, keep: tuple[str, ...] = KEEP) -> int:
                 count += 1
         if count == 0:
             raise IntegrityError("mathjax tarball: none of the expected files were found")
-        (tmp / STAMP).write_text(INTEGRITY + "\n", encoding="ascii")
+        (tmp / SUMS).write_text(sha256_lines(tmp), encoding="ascii")
+        for note in NOTES:
+            if (target / note).is_file():
+                shutil.copyfile(target / note, tmp / note)
+        tmp.chmod(0o755)  # mkdtemp's folder is private; the copy is not
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -105,27 +132,51 @@ def npm_pack(version: str = VERSION) -> bytes:
         return tarball.read_bytes()
 
 
+def _digests(sums: str) -> dict[str, str]:
+    """``{path: sha256}`` from a ``SHA256SUMS`` text."""
+    pairs = (line.split("  ", 1) for line in sums.splitlines() if line)
+    return {name: digest for digest, name in pairs}
+
+
+def problems(target: Path = TARGET) -> list[str]:
+    """What is wrong with the copy in ``target``: missing, changed or unlisted files (empty if it is intact)."""
+    sums = target / SUMS
+    if not sums.is_file():
+        return [f"{sums} is missing"]
+    recorded = _digests(sums.read_text(encoding="ascii"))
+    found = _digests(sha256_lines(target))
+    wrong = [f"{name}: missing" for name in sorted(set(recorded) - set(found))]
+    wrong += [f"{name}: not listed in {SUMS}" for name in sorted(set(found) - set(recorded))]
+    wrong += [f"{name}: sha256 differs" for name in sorted(set(recorded) & set(found)) if recorded[name] != found[name]]
+    return wrong
+
+
 def is_current(target: Path = TARGET) -> bool:
-    """Whether ``target`` holds the pinned version."""
-    stamp = target / STAMP
-    return stamp.is_file() and stamp.read_text(encoding="ascii").strip() == INTEGRITY
+    """Whether ``target`` holds the copy that ``SHA256SUMS`` records, file for file."""
+    return not problems(target)
 
 
-def ensure_mathjax(target: Path = TARGET, force: bool = False) -> Path:
-    """Fetch, verify and unpack the pinned MathJax into ``target`` unless it is already there."""
-    if force or not is_current(target):
-        data = npm_pack()
-        check_integrity(data)
-        extract(data, target)
-    return target
+def update(target: Path = TARGET) -> int:
+    """Fetch ``VERSION`` with npm, check its integrity and replace the copy in ``target``; return the file count."""
+    data = npm_pack()
+    check_integrity(data)
+    return extract(data, target)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--force", action="store_true", help="fetch again even if the pinned version is present")
+    parser.add_argument("--update", action="store_true", help=f"replace the copy with mathjax@{VERSION} from npm")
     args = parser.parse_args(argv)
-    path = ensure_mathjax(force=args.force)
-    print(f"MathJax {VERSION} in {path}")
+    if args.update:
+        count = update()
+        print(f"MathJax {VERSION}: {count} files in {TARGET}, {SUMS} rewritten")
+        return 0
+    wrong = problems()
+    if wrong:
+        print(f"The MathJax copy in {TARGET} differs from {SUMS}:", *wrong, sep="\n  ", file=sys.stderr)
+        return 1
+    count = len((TARGET / SUMS).read_text(encoding="ascii").splitlines())
+    print(f"MathJax {VERSION}: {count} files in {TARGET}, all as {SUMS} records")
     return 0
 
 

@@ -215,6 +215,13 @@ _FONTS = """
 })()
 """
 
+# Code blocks wider than their column (the window is 1,280 px wide): each as "scrollWidth > clientWidth: text".
+_OVERFLOWING_CODE = """
+[...document.querySelectorAll(".md-content pre > code")]
+  .filter((code) => code.scrollWidth > code.clientWidth + 1)
+  .map((code) => `${code.scrollWidth} > ${code.clientWidth}: ${code.textContent.slice(0, 60)}`)
+"""
+
 _TYPESET = """
 (async () => {
   if (!window.MathJax || !MathJax.startup) { return -1; }
@@ -224,8 +231,9 @@ _TYPESET = """
 """
 
 
-def _load_backprop_page(tmp: Path) -> tuple[str, list[str], list[str], list[str], Path]:
-    """Return the typeset DOM, the paths served, the proxy's refusals, the page's request URLs, a screenshot."""
+def _load_backprop_page(tmp: Path) -> tuple[str, list[str], list[str], list[str], Path, list[str]]:
+    """Return the typeset DOM, the paths served, the proxy's refusals, the page's request URLs, a screenshot
+    and the code blocks wider than their column."""
     site, _ = built_site()
     requested: list[str] = []
     attempts: list[str] = []
@@ -254,6 +262,9 @@ def _load_backprop_page(tmp: Path) -> tuple[str, list[str], list[str], list[str]
             "Runtime.evaluate", {"expression": _FONTS, "awaitPromise": True, "returnByValue": True}, session=session
         )["result"]["value"]
         assert any(f.startswith("MJXTEX") for f in fonts), f"MathJax's fonts did not load: {fonts}"
+        overflowing = browser.send(
+            "Runtime.evaluate", {"expression": _OVERFLOWING_CODE, "returnByValue": True}, session=session
+        )["result"]["value"]
         png = browser.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"]
         screenshot = tmp / "backprop.png"
         screenshot.write_bytes(base64.b64decode(png))
@@ -268,7 +279,7 @@ def _load_backprop_page(tmp: Path) -> tuple[str, list[str], list[str], list[str]
         for server in (site_server, proxy_server):
             server.shutdown()
             server.server_close()
-    return dom, requested, attempts, page_requests, screenshot
+    return dom, requested, attempts, page_requests, screenshot, overflowing
 
 
 @pytest.fixture(scope="module")
@@ -277,7 +288,7 @@ def backprop_page(tmp_path_factory):
 
 
 def test_equations_are_typeset_offline(backprop_page):
-    dom, requested, _, _, _ = backprop_page
+    dom, requested = backprop_page[:2]
     containers = re.findall(r"<mjx-container[^>]*>", dom)
     displays = [c for c in containers if 'display="true"' in c]
     assert len(containers) >= 50, f"only {len(containers)} typeset formulas"
@@ -288,13 +299,19 @@ def test_equations_are_typeset_offline(backprop_page):
 
 
 def test_the_page_requests_nothing_from_another_host(backprop_page):
-    _, requested, attempts, page_requests, _ = backprop_page
+    _, requested, attempts, page_requests = backprop_page[:4]
     assert requested, "the page was never requested from the local server"
     assert any(url.endswith("/assets/mathjax/tex-chtml.js") for url in page_requests), page_requests
     hosts = {urlsplit(url).hostname for url in page_requests if urlsplit(url).scheme not in ("data", "blob", "about")}
     assert hosts == {"127.0.0.1"}, f"the page asked other hosts: {sorted(h for h in hosts if h != '127.0.0.1')}"
     # (Chromium's own background services may also try to reach the internet; the proxy refuses them,
     # and they are no part of the page, so `attempts` is not asserted empty.)
+
+
+def test_code_fits_the_column_at_1280_px(backprop_page):
+    """Long lines of code wrap (docs/stylesheets/extra.css) instead of running off the right edge."""
+    overflowing = backprop_page[5]
+    assert overflowing == [], f"code blocks wider than their column: {overflowing}"
 
 
 def test_screenshot_is_taken(backprop_page):
