@@ -2,8 +2,6 @@
 
 Before each build (``on_config``):
 
-* the pinned MathJax is fetched from the npm registry and verified, if it is
-  not already in ``docs/assets/mathjax/`` (``scripts/fetch_mathjax.py``);
 * every tutorial script in ``docs/examples/`` that a page shows the output of
   is run, and what it prints is written to ``docs/examples/output/NAME.txt``,
   which the page includes: the output on the page is what the code printed;
@@ -30,7 +28,6 @@ show code that minibp no longer has.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import subprocess
@@ -69,14 +66,6 @@ RUN_EXAMPLES = (
 FIGURE_EXAMPLES = {
     "howto_vanishing": ("vanishing-gradient.png",),
 }
-
-
-def _load_script(name: str):
-    path = ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_minibp_docs_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _fingerprint(*paths: Path) -> str:
@@ -163,7 +152,6 @@ def build_digit_figure() -> None:
 
 
 def on_config(config, **kwargs):
-    _load_script("fetch_mathjax").ensure_mathjax()
     build_outputs()
     build_figures()
     build_digit_figure()
@@ -211,4 +199,243 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
         block = source_block(match["path"], match["start"], match["end"], match["after"])
         return textwrap.indent(block, match["indent"])
 
-    return _SOURCE.sub(expand, markdown)
+    return notebook_link(_SOURCE.sub(expand, markdown), page)
+
+
+# --- Notebooks: every tutorial and how-to guide, to download and run ------------------------------
+#
+# ``on_files`` turns each page of ``NOTEBOOK_FOLDERS`` into a Jupyter notebook, added to the site
+# beside the page (``tutorials/first-network.md`` gives ``tutorials/first-network.ipynb``), and
+# ``on_page_markdown`` puts a link to it under the page's title. The notebook is made from the page
+# as it renders, ``source()`` quotes and ``--8<--`` snippets expanded: its prose becomes markdown
+# cells and each Python block a code cell, in page order. A block titled with a file of minibp
+# (a ``source()`` quote) is shown, not run, so it stays in the markdown. Pictures travel inside the
+# notebook as attachments; links to other pages point at their place in the site.
+
+NOTEBOOK_FOLDERS = ("tutorials/", "how-to/")
+
+_notebooks: dict[str, str] = {}  # page -> its notebook, both as paths inside docs/
+
+
+def snippets_config(config=None) -> dict:
+    """The settings of ``pymdownx.snippets`` in mkdocs.yml, with its base paths made absolute."""
+    if config is not None:
+        settings, root = dict(config["mdx_configs"].get("pymdownx.snippets", {})), Path(config.config_file_path).parent
+    else:
+        import yaml
+
+        class _Loader(yaml.SafeLoader):  # mkdocs.yml may hold tags (!ENV, !!python/name:); none matters here
+            pass
+
+        _Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+        settings, root = {}, ROOT
+        mkdocs_yml = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Loader)
+        for entry in mkdocs_yml["markdown_extensions"]:
+            if isinstance(entry, dict) and "pymdownx.snippets" in entry:
+                settings = dict(entry["pymdownx.snippets"] or {})
+    base = settings.get("base_path", ["."])
+    settings["base_path"] = [str(root / b) for b in ([base] if isinstance(base, str) else base)]
+    return settings
+
+
+def expand_page(markdown: str, snippets: dict | None = None) -> str:
+    """A page's markdown as it is rendered: the ``source()`` quotes and the ``--8<--`` snippets expanded."""
+    import markdown as md
+
+    def expand(match: re.Match) -> str:
+        block = source_block(match["path"], match["start"], match["end"], match["after"])
+        return textwrap.indent(block, match["indent"])
+
+    text = _SOURCE.sub(expand, markdown)
+    parser = md.Markdown(
+        extensions=["pymdownx.snippets"],
+        extension_configs={"pymdownx.snippets": snippets if snippets is not None else snippets_config()},
+    )
+    return "\n".join(parser.preprocessors["snippet"].run(text.split("\n")))
+
+
+_FENCE_OPEN = re.compile(r"^```(?P<lang>[\w+-]*)(?P<attrs>[^\n`]*)$")
+_FENCE_CLOSE = re.compile(r"^```[ \t]*$")
+
+
+def page_blocks(text: str) -> list[tuple[str, str]]:
+    """Cut an expanded page into ``("markdown", text)`` and ``("code", python)`` pieces, in order.
+
+    A ``code`` piece is a top-level fenced Python block without a title: what a reader runs. A
+    ``source()`` quote (a Python block titled with its file) stays in the markdown, its title above it.
+    """
+    pieces: list[tuple[str, str]] = []
+    prose: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        opening = _FENCE_OPEN.match(lines[i])
+        if opening is None:
+            prose.append(lines[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and not _FENCE_CLOSE.match(lines[j]):
+            j += 1
+        body, lang, attrs = lines[i + 1 : j], opening["lang"], opening["attrs"]
+        title = re.search(r'title="([^"]*)"', attrs)
+        if lang in ("python", "py") and title is None:
+            pieces.append(("markdown", "\n".join(prose)))
+            pieces.append(("code", "\n".join(body).strip("\n")))
+            prose = []
+        else:
+            while body and not body[-1].strip():
+                body.pop()  # printed output ends with a newline
+            prose += [f"*{title[1]}:*", ""] if title is not None else []
+            prose += [f"```{lang}", *body, "```"]
+        i = j + 1
+    pieces.append(("markdown", "\n".join(prose)))
+    return [(kind, body) for kind, body in pieces if body.strip()]
+
+
+def page_code(text: str) -> list[str]:
+    """The Python blocks a reader runs, in page order, of an expanded page."""
+    return [body for kind, body in page_blocks(text) if kind == "code"]
+
+
+_ADMONITION = re.compile(r'^(?:!!!|\?\?\?\+?)[ \t]+(?P<kind>[\w-]+)(?:[ \t]+"(?P<title>[^"]*)")?[ \t]*$')
+_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)(?:\{[^}\n]*\})?")
+_LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)(?:\{[^}\n]*\})?")
+
+
+def _plain_markdown(text: str) -> str:
+    """Admonitions as block quotes: Jupyter's markdown has none of the site's extensions."""
+    out: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        match = _ADMONITION.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        title = match["title"] if match["title"] is not None else match["kind"].capitalize()
+        out += [f"> **{title}**", ">"] if title else []
+        i += 1
+        while i < len(lines) and (lines[i].startswith("    ") or not lines[i].strip()):
+            if not lines[i].strip() and (i + 1 == len(lines) or not lines[i + 1].startswith("    ")):
+                break  # a blank line followed by unindented text ends the admonition
+            out.append(f"> {lines[i][4:]}".rstrip())
+            i += 1
+    return "\n".join(out)
+
+
+def _by_heading(text: str) -> list[str]:
+    """Cut markdown before each heading that is not inside a fenced block: a notebook cell per section."""
+    sections: list[list[str]] = [[]]
+    fenced = False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"#{1,6} ", line) and any(x.strip() for x in sections[-1]):
+            sections.append([])
+        sections[-1].append(line)
+    return [body for body in ("\n".join(lines).strip("\n") for lines in sections) if body.strip()]
+
+
+def _attach(match: re.Match, page_dir: Path, link, attachments: dict) -> str:
+    """An image of the page as a notebook attachment (a picture that is not a file of the site stays a link)."""
+    import base64
+    import posixpath
+
+    picture = page_dir / match["src"]
+    if "://" in match["src"] or not picture.is_file():
+        return f"![{match['alt']}]({link(match['src'])})"
+    name = posixpath.basename(match["src"])
+    mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+    data = base64.b64encode(picture.read_bytes()).decode("ascii")
+    attachments[name] = {mime.get(picture.suffix.lower(), "application/octet-stream"): data}
+    return f"![{' '.join(match['alt'].split())}](attachment:{name})"
+
+
+def page_notebook(markdown: str, page_dir: Path, link=lambda target: target):
+    """The notebook of a page: its prose as markdown cells, its Python blocks as code cells, in order.
+
+    Args:
+        markdown: the page's markdown as it is rendered (see `expand_page`).
+        page_dir: the folder of the page's file, from which its pictures are read.
+        link: maps a link target as written on the page to the one the notebook needs.
+    """
+    import nbformat
+    from nbformat import v4
+
+    cells = []
+    for kind, body in page_blocks(markdown):
+        if kind == "code":
+            cells.append(v4.new_code_cell(body))
+            continue
+        attachments: dict[str, dict[str, str]] = {}
+        text = _LINK.sub(lambda m: f"[{m['text']}]({link(m['target'])})", _plain_markdown(body))
+        text = _IMAGE.sub(lambda m, found=attachments: _attach(m, page_dir, link, found), text)
+        for section in _by_heading(text):
+            cell = v4.new_markdown_cell(section)
+            used = {name: data for name, data in attachments.items() if f"attachment:{name})" in section}
+            if used:
+                cell["attachments"] = used
+            cells.append(cell)
+    notebook = v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        },
+    )
+    nbformat.validate(notebook)
+    return notebook
+
+
+def _site_link(target: str, src_uri: str, files, config) -> str:
+    """Where a link of the page ``src_uri`` points, seen from its notebook in the built site."""
+    import posixpath
+
+    path, hash_, anchor = target.partition("#")
+    if not path or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        return target  # a place on the page itself, or a full address
+    folder = posixpath.dirname(src_uri)
+    file = files.get_file_from_path(posixpath.normpath(posixpath.join(folder, path)))
+    if file is None:
+        return target
+    if config.get("site_url"):
+        url = config["site_url"].rstrip("/") + "/" + file.url
+    else:
+        slash = "/" if file.url.endswith("/") or not file.url else ""
+        url = posixpath.relpath(file.url or ".", folder or ".") + slash
+    return url + hash_ + anchor
+
+
+def on_files(files, config, **kwargs):
+    import nbformat
+    from mkdocs.structure.files import File
+
+    snippets = snippets_config(config)
+    _notebooks.clear()
+    for page in list(files.documentation_pages()):
+        if not page.src_uri.startswith(NOTEBOOK_FOLDERS):
+            continue
+        markdown = expand_page(Path(page.abs_src_path).read_text(encoding="utf-8"), snippets)
+        notebook = page_notebook(
+            markdown,
+            Path(page.abs_src_path).parent,
+            lambda target, uri=page.src_uri: _site_link(target, uri, files, config),
+        )
+        uri = page.src_uri[: -len(".md")] + ".ipynb"
+        files.append(File.generated(config, uri, content=nbformat.writes(notebook) + "\n"))
+        _notebooks[page.src_uri] = uri
+    return files
+
+
+def notebook_link(markdown: str, page) -> str:
+    """Put a link to the page's notebook under its title (pages without a notebook are left as they are)."""
+    uri = _notebooks.get(page.file.src_uri)
+    if uri is None:
+        return markdown
+    name = uri.rsplit("/", 1)[-1]
+    button = f'[Download this page as a Jupyter notebook]({name}){{ .md-button download="{name}" }}'
+    title = re.search(r"^# .*$", markdown, re.M)
+    at = title.end() if title is not None else 0
+    return f"{markdown[:at]}\n\n{button}\n{markdown[at:]}"

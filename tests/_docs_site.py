@@ -1,4 +1,4 @@
-"""Build the documentation site once per test run (shared by test_docs.py and test_docs_browser.py)."""
+"""Build the documentation site once per test run, and other helpers of the documentation's tests."""
 
 from __future__ import annotations
 
@@ -26,14 +26,13 @@ def load_path(name: str, path: Path):
 
 
 def require_docs_tools() -> None:
-    """Skip unless the `docs` extra is installed and the pinned MathJax has been fetched."""
+    """Skip unless the `docs` extra is installed; fail if the vendored MathJax does not match its checksums."""
     pytest.importorskip("mkdocs", reason="the docs extra is not installed (pip install -e '.[docs]')")
     pytest.importorskip("material", reason="the docs extra is not installed (pip install -e '.[docs]')")
     pytest.importorskip("mkdocstrings_handlers.python", reason="the docs extra is not installed")
+    pytest.importorskip("nbformat", reason="the docs extra is not installed")  # the pages' notebooks
     fetch = load_path("_fetch_mathjax", ROOT / "scripts" / "fetch_mathjax.py")
-    if not fetch.is_current():
-        # Fetching means the npm registry: the build step does it (CI runs the script before the tests).
-        pytest.skip("MathJax is not in docs/assets/mathjax: run `python scripts/fetch_mathjax.py` first")
+    assert fetch.is_current(), "docs/assets/mathjax does not match its SHA256SUMS (see its README.md)"
 
 
 @functools.cache
@@ -43,7 +42,7 @@ def _build() -> tuple[Path, float]:
     site = Path(tempfile.mkdtemp(prefix="minibp-site-"))
     atexit.register(shutil.rmtree, site, True)
     start = time.perf_counter()
-    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    env = dict(os.environ)
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
@@ -63,3 +62,28 @@ def built_site() -> tuple[Path, float]:
     """The folder of the built site and the seconds the build took (built at most once per test run)."""
     require_docs_tools()
     return _build()
+
+
+def small_idx_files(folder: Path) -> Path:
+    """A folder laid out as ``MINIBP_DATA`` is, ``mnist/`` and ``fashion-mnist/`` holding four small IDX files each.
+
+    Each data set has 60 training and 12 test images of noise, with labels: the loaders split them
+    50 / 10 / 12, as they split the real files 50,000 / 10,000 / 10,000.
+    """
+    import numpy as np
+
+    from minibp.data import write_idx
+
+    rng = np.random.default_rng(0)
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    for name in ("mnist", "fashion-mnist"):
+        arrays = (
+            rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, size=60, dtype=np.uint8),
+            rng.integers(0, 256, size=(12, 28, 28), dtype=np.uint8),
+            rng.integers(0, 10, size=12, dtype=np.uint8),
+        )
+        (folder / name).mkdir(parents=True)
+        for file, array in zip(names, arrays):
+            write_idx(folder / name / f"{file}.gz", array)
+    return folder

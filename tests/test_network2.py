@@ -363,7 +363,7 @@ def test_a_missing_file_is_named(tmp_path):
 
 def test_the_docs_script_saves_loads_and_converts(capsys):
     script = load_path("_docs_example_book_files", ROOT / "docs" / "examples" / "book_files.py")
-    assert script.main(n_train=200, epochs=1)
+    assert script.main()
     out = capsys.readouterr().out
     assert "cost: CrossEntropyCost()" in out
     assert "training: (784, 4000) (4000,) int64" in out

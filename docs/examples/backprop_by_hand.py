@@ -1,23 +1,26 @@
 """Backpropagation by hand, next to minibp: BP1-BP4 in batch-as-columns form give the same gradients.
 
 python docs/examples/backprop_by_hand.py
+
+The sections between the markers are the backprop tutorial's last Python blocks, as they run.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from scipy.special import expit
 
-import minibp as bp
-
-
-def main(m: int = 5, seed: int = 0) -> dict[str, float]:
+def main() -> dict[str, float]:
     # --8<-- [start:setup]
-    rng = np.random.default_rng(seed)
-    net = bp.mlp([784, 30, 10], rng=seed)
+    import numpy as np
+    from scipy.special import expit
+
+    import minibp as bp
+
+    rng = np.random.default_rng(0)
+    net = bp.mlp([784, 30, 10], rng=0)
     dense2, sigmoid2, dense3, sigmoid3 = net  # the book numbers the input layer 1
     cost = bp.QuadraticCost()
 
+    m = 5
     x = rng.random((784, m))  # m inputs, one per column
     y = np.zeros((10, m))
     y[rng.integers(0, 10, size=m), np.arange(m)] = 1.0  # one-hot targets, one per column

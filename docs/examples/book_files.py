@@ -1,39 +1,63 @@
 """How-to: read and write the JSON files of the book's network2.py, and convert the book's (x, y) pairs.
 
 python docs/examples/book_files.py
+
+The sections network2-save and network2-load are the last two Python blocks of the save-and-load
+guide, which write net.json into the working folder (this script works in a temporary one); the
+section from-book is the Python block of "From network.py to minibp".
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 
-def main(n_train: int = 1000, epochs: int = 1) -> bool:
-    # --8<-- [start:network2-save]
-    import os
-    import tempfile
 
-    import minibp as bp
-    from minibp.data import load_sample
+@contextlib.contextmanager
+def _in_a_temporary_folder():
+    """Run in an empty working folder, removed afterwards, as the tests run the guide."""
+    here = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            yield
+        finally:
+            os.chdir(here)
 
-    data = load_sample()
-    X, y = data.training[0][:, :n_train], data.training[1][:n_train]
-    net = bp.mlp([784, 30, 10], init="scaled", rng=0)  # network2's default start
-    optimizer = bp.SGD(net.parameters(), eta=0.5)
-    bp.train(
-        net, (X, y), optimizer=optimizer, cost=bp.CrossEntropyCost(), epochs=epochs, mini_batch_size=10, verbose=False
-    )
 
-    path = os.path.join(tempfile.mkdtemp(), "net.json")
-    bp.io.save_network2(net, path, bp.CrossEntropyCost())  # network2.load(path) reads this file
-    print(f"saved {os.path.basename(path)}: {os.path.getsize(path):,} bytes")
-    # --8<-- [end:network2-save]
+def main() -> bool:
+    with _in_a_temporary_folder():
+        # --8<-- [start:network2-save]
+        from pathlib import Path
 
-    # --8<-- [start:network2-load]
-    book_net, cost = bp.io.load_network2(path)  # any file that network2's Network.save wrote
-    print(book_net)
-    print("cost:", cost)
-    X_test, y_test = data.test
-    print(f"test: {bp.evaluate(book_net, X_test, y_test)} / {X_test.shape[1]} digits correct")
-    # --8<-- [end:network2-load]
+        import minibp as bp
+        from minibp.data import load_sample
+
+        data = load_sample()
+        net = bp.mlp([784, 30, 10], init="scaled", rng=0)  # network2's default start
+        optimizer = bp.SGD(net.parameters(), eta=0.5)
+        bp.train(
+            net,
+            data.training,
+            optimizer=optimizer,
+            cost=bp.CrossEntropyCost(),
+            epochs=1,
+            mini_batch_size=10,
+            verbose=False,
+        )
+
+        bp.io.save_network2(net, "net.json", bp.CrossEntropyCost())  # network2's load("net.json") reads this file
+        print(f"saved net.json: {Path('net.json').stat().st_size:,} bytes")
+        # --8<-- [end:network2-save]
+
+        # --8<-- [start:network2-load]
+        book_net, cost = bp.io.load_network2("net.json")  # any file that network2's Network.save wrote
+        print(book_net)
+        print("cost:", cost)
+        X_test, y_test = data.test
+        print(f"test: {bp.evaluate(book_net, X_test, y_test)} / {X_test.shape[1]} digits correct")
+        # --8<-- [end:network2-load]
     saved = net.parameters()  # for the check at the end
 
     # --8<-- [start:from-book]
@@ -60,8 +84,6 @@ def main(n_train: int = 1000, epochs: int = 1) -> bool:
     # --8<-- [end:from-book]
     converted = bool(np.array_equal(X_train, X) and np.array_equal(y_train, y))
     loaded = all(np.array_equal(p.data, q.data) for p, q in zip(book_net.parameters(), saved))
-    os.remove(path)
-    os.rmdir(os.path.dirname(path))
     return converted and loaded
 
 

@@ -1,23 +1,22 @@
 """How-to: the book's chapter 3 toolbox in minibp: cross-entropy, scaled weights, L2, a schedule, early stopping.
 
 python docs/examples/howto_chapter3.py
+
+The section between the markers is the guide's Python block, as it runs.
 """
 
 from __future__ import annotations
 
-import minibp as bp
-from minibp.callbacks import EarlyStopping, HalveOnPlateau
-from minibp.data import load_sample
-from minibp.regularization import L2
 
+def main():
+    # --8<-- [start:network2]
+    import minibp as bp
+    from minibp.callbacks import EarlyStopping, HalveOnPlateau
+    from minibp.data import load_sample
+    from minibp.regularization import L2
 
-def main(epochs: int = 30, n_train: int | None = None, patience: int = 3) -> bp.History:
     data = load_sample()
     X, y = data.training
-    if n_train is not None:  # the tests train on fewer digits
-        X, y = X[:, :n_train], y[:n_train]
-
-    # --8<-- [start:network2]
     net = bp.mlp([784, 30, 10], init="scaled", rng=0)  # weights N(0, 1/n_in)
     optimizer = bp.SGD(net.parameters(), eta=0.5)
     history = bp.train(
@@ -26,9 +25,9 @@ def main(epochs: int = 30, n_train: int | None = None, patience: int = 3) -> bp.
         optimizer=optimizer,
         cost=bp.CrossEntropyCost(),
         regularization=L2(net, lmbda=5.0, n=X.shape[1]),  # w -> (1 - eta lmbda / n) w - ...
-        schedule=HalveOnPlateau(eta=0.5, patience=patience),  # halve eta when accuracy stalls
-        callbacks=[EarlyStopping(patience=2 * patience, restore_best=True)],
-        epochs=epochs,
+        schedule=HalveOnPlateau(eta=0.5, patience=3),  # halve eta when accuracy stalls
+        callbacks=[EarlyStopping(patience=6, restore_best=True)],
+        epochs=30,
         mini_batch_size=10,
         evaluation_data=data.validation,
         monitor_training=True,  # network2's four monitors: cost and accuracy on both sets

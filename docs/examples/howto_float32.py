@@ -1,23 +1,25 @@
 """How-to: train in float32 end to end.
 
 python docs/examples/howto_float32.py
+
+The section between the markers is the guide's Python block, as it runs.
 """
 
 from __future__ import annotations
 
-import numpy as np
 
-import minibp as bp
-from minibp.data import load_sample
-
-
-def main(n_train: int | None = None, epochs: int = 2) -> bool:
+def main() -> bool:
     # --8<-- [start:float32]
+    import numpy as np
+
+    import minibp as bp
+    from minibp.data import load_sample
+
     data = load_sample(dtype=np.float32)  # pixels as float32
-    X, y = data.training[0][:, :n_train], data.training[1][:n_train]  # n_train=None keeps all 4,000
+    X, y = data.training
     net = bp.mlp([784, 30, 10], rng=0, dtype=np.float32)  # every parameter float32
     optimizer = bp.SGD(net.parameters(), eta=3.0)
-    bp.train(net, (X, y), optimizer=optimizer, epochs=epochs, mini_batch_size=10, rng=0, verbose=False)
+    bp.train(net, (X, y), optimizer=optimizer, epochs=2, mini_batch_size=10, rng=0, verbose=False)
 
     print("input:     ", X.dtype)
     print("parameters:", {p.data.dtype.name for p in net.parameters()})

@@ -1,23 +1,22 @@
 """How-to: choose a weight initialisation, and see what it does to the hidden neurons.
 
 python docs/examples/howto_init.py
+
+The sections between the markers are the guide's Python blocks, as they run.
 """
 
 from __future__ import annotations
 
-import numpy as np
 
-import minibp as bp
-from minibp.data import load_sample
+def main() -> dict[str, float]:
+    # --8<-- [start:saturation]
+    import numpy as np
 
+    import minibp as bp
+    from minibp.data import load_sample
 
-def main(n_train: int | None = None, epochs: int = 5) -> dict[str, float]:
     data = load_sample()
     X, y = data.training
-    if n_train is not None:
-        X, y = X[:, :n_train], y[:n_train]
-
-    # --8<-- [start:saturation]
     for init in ("book", "scaled"):
         net = bp.mlp([784, 30, 10], init=init, rng=0)
         z = net[0](X)  # the hidden layer's weighted inputs, (30, N)
@@ -30,9 +29,9 @@ def main(n_train: int | None = None, epochs: int = 5) -> dict[str, float]:
     for init in ("book", "scaled"):
         net = bp.mlp([784, 30, 10], init=init, rng=0)
         optimizer = bp.SGD(net.parameters(), eta=3.0)
-        bp.train(net, (X, y), optimizer=optimizer, epochs=epochs, mini_batch_size=10, rng=0, verbose=False)
+        bp.train(net, (X, y), optimizer=optimizer, epochs=5, mini_batch_size=10, rng=0, verbose=False)
         accuracy[init] = bp.accuracy(net, *data.validation)
-        print(f"{init:>6}: validation accuracy after {epochs} epochs {accuracy[init]:.1%}")
+        print(f"{init:>6}: validation accuracy after 5 epochs {accuracy[init]:.1%}")
     # --8<-- [end:compare]
     return accuracy
 

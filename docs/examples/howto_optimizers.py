@@ -1,24 +1,26 @@
 """How-to: train with momentum, Nesterov or Adam instead of plain SGD, and regularise with dropout.
 
 python docs/examples/howto_optimizers.py
+
+The sections between the markers are the guide's Python blocks, as they run.
 """
 
 from __future__ import annotations
 
-import minibp as bp
-from minibp.data import load_sample
 
-
-def main(epochs: int = 10, n_train: int | None = None) -> dict[str, float]:
-    data = load_sample()
-    training = data.training[0][:, :n_train], data.training[1][:n_train]  # n_train=None keeps all 4,000
-
+def main() -> dict[str, float]:
     # --8<-- [start:optimizers]
+    import minibp as bp
+    from minibp.data import load_sample
+
+    data = load_sample()
+    epochs = 10
+
     def run(make_optimizer):
         net = bp.mlp([784, 30, 10], init="scaled", rng=0)  # the same start for every optimizer
         bp.train(
             net,
-            training,
+            data.training,
             optimizer=make_optimizer(net.parameters()),
             cost=bp.CrossEntropyCost(),
             epochs=epochs,
@@ -50,7 +52,7 @@ def main(epochs: int = 10, n_train: int | None = None) -> dict[str, float]:
         optimizer = bp.SGD(net.parameters(), eta=0.5)
         history = bp.train(
             net,
-            training,
+            data.training,
             optimizer=optimizer,
             cost=bp.CrossEntropyCost(),
             epochs=epochs,

@@ -1,26 +1,29 @@
 """Mini-batch stochastic gradient descent written out: the five calls that `minibp.train` makes per mini-batch.
 
 python docs/examples/sgd_loop.py
+
+The sections between the markers are the backprop tutorial's first two Python blocks, as they run.
 """
 
 from __future__ import annotations
 
-import numpy as np
 
-import minibp as bp
-from minibp.data import load_sample, minibatch_indices
+def main():
+    # --8<-- [start:setup]
+    import numpy as np
 
+    import minibp as bp
+    from minibp.data import load_sample, minibatch_indices
 
-def main(epochs: int = 3, mini_batch_size: int = 10, eta: float = 3.0, seed: int = 0, n_train: int | None = None):
     data = load_sample()
-    X, y = data.training
-    if n_train is not None:  # the tests train on fewer digits
-        X, y = X[:, :n_train], y[:n_train]
-    targets = np.eye(10)[:, y]  # one-hot desired outputs y(x), one column per example: (10, N)
-    net = bp.mlp([784, 30, 10], rng=seed)
+    X, y = data.training  # 4,000 digits: inputs (784, 4000), labels (4000,)
+    targets = np.eye(10)[:, y]  # one-hot desired outputs y(x), one column per example: (10, 4000)
+    epochs, mini_batch_size, eta = 3, 10, 3.0
+    net = bp.mlp([784, 30, 10], rng=0)
     cost = bp.QuadraticCost()
     optimizer = bp.SGD(net.parameters(), eta=eta)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)  # shuffles the mini-batches
+    # --8<-- [end:setup]
 
     # --8<-- [start:loop]
     for epoch in range(epochs):
