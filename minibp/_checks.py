@@ -38,6 +38,15 @@ def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) ->
     return x
 
 
+def as_float_batch(x: object, owner: object) -> NDArray:
+    """Return ``x`` as a float ``(n, m)`` batch (integers and booleans become float64), or raise naming ``owner``."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
+        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
+    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
+
+
 def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -> NDArray:
     """Return ``grad_output`` as a real float array of ``shape``, or raise naming ``owner``."""
     g = np.asarray(grad_output)

@@ -24,20 +24,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_batch, check_distinct, check_gradient
+from ._checks import as_float_batch, check_distinct, check_gradient
 from .errors import ShapeError
 from .module import Module
 
 __all__ = ["Parallel", "Residual"]
-
-
-def _batch(owner: Module, x: object) -> NDArray:
-    """Return ``x`` as a real ``(n, m)`` float batch (integers become float64), or raise naming ``owner``."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
-        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
-    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
 
 
 def _modules(owner: str, modules: tuple[Any, ...]) -> list[Module]:
@@ -84,7 +75,7 @@ class Parallel(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Run every branch on ``x`` ``(n_in, m)``; return their outputs stacked, ``(n_1 + ... + n_K, m)``."""
-        x = _batch(self, x)
+        x = as_float_batch(x, self)
         self.sizes = self.x_shape = None  # until every branch has run
         outputs = [branch.forward(x) for branch in self.branches]
         for i, out in enumerate(outputs):
@@ -158,7 +149,7 @@ class Residual(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Return ``x + module(x)``, shape ``(n, m)`` like ``x``."""
-        x = _batch(self, x)
+        x = as_float_batch(x, self)
         self.x_shape = None  # until f has run
         fx = self.module.forward(x)
         if np.shape(fx) != x.shape:

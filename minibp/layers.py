@@ -23,8 +23,8 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy.special import expit
 
-from ._checks import T, as_batch, as_generator, check_gradient
-from .errors import HyperparameterError, ShapeError
+from ._checks import T, as_batch, as_float_batch, as_generator, check_gradient
+from .errors import HyperparameterError
 from .init import Initializer, initial_parameters
 from .module import Module, Parameter
 
@@ -119,7 +119,7 @@ class Sigmoid(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         r"""Return $a = \sigma(z)$ for the weighted input $z$ = ``x`` ``(n, m)``: same shape and dtype."""
-        self.a = expit(_as_float(x, self))  # eq. 17: a = sigma(z), kept for sigma'(z) = a (1 - a)
+        self.a = expit(as_float_batch(x, self))  # eq. 17: a = sigma(z), kept for sigma'(z) = a (1 - a)
         return self.a
 
     def backward(self, grad_output: NDArray) -> NDArray:
@@ -135,15 +135,6 @@ def _saved(module: Module, value: T | None) -> T:
     if value is None:
         raise _no_forward(module)
     return value
-
-
-def _as_float(x: NDArray, owner: Module) -> NDArray:
-    """Return ``x`` as a float ``(n, m)`` batch (integers and booleans become float64), or raise naming ``owner``."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
-        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
-    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
 
 
 class Tanh(Module):
@@ -166,7 +157,7 @@ class Tanh(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        a = np.tanh(_as_float(x, self))
+        a = np.tanh(as_float_batch(x, self))
         self.a = a
         return a
 
@@ -206,7 +197,7 @@ class ReLU(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        x = _as_float(x, self)
+        x = as_float_batch(x, self)
         positive = x > 0
         self.positive = positive
         return np.maximum(x, 0, dtype=x.dtype)  # max(0, z); unlike z * (z > 0), gives 0 (not NaN) for z = -inf
@@ -236,7 +227,7 @@ class Identity(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Return ``x`` (as a float array, shape ``(n, m)``) unchanged."""
-        x = _as_float(x, self)
+        x = as_float_batch(x, self)
         self._shape = x.shape
         return x
 
@@ -272,7 +263,7 @@ class Softmax(Module):
         Returns:
             $a$, shape ``(n, m)``; each column is positive and sums to 1.
         """
-        x = _as_float(x, self)
+        x = as_float_batch(x, self)
         info = np.finfo(x.dtype)
         x = np.clip(x, info.min, info.max)  # z = +-inf acts as the largest finite value (its limit)
         top = x.max(axis=0, keepdims=True)
@@ -345,7 +336,7 @@ class Dropout(Module):
         Returns:
             Output, same shape and dtype as ``x``.
         """
-        x = _as_float(x, self)
+        x = as_float_batch(x, self)
         self._shape = x.shape
         if not self.training or self.p == 0.0:
             self.mask = None
