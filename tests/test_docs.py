@@ -262,6 +262,7 @@ def test_every_included_snippet_section_exists():
 def page_code(page):
     """The Python blocks a reader of ``page`` runs, in order, as the site renders them."""
     pytest.importorskip("pymdownx", reason="the docs extra is not installed (pip install -e '.[docs]')")
+    built_site()  # the build runs the examples whose printed output the pages include
     hooks = load_path("_docs_hooks_code", DOCS / "hooks.py")
     return hooks.page_code(hooks.expand_page(page.read_text(encoding="utf-8")))
 
