@@ -368,14 +368,7 @@ def _check_train(args: argparse.Namespace) -> list[str]:
         problems.append(f"--early-stopping must be >= 1, got {args.early_stopping}")
     if args.seed is not None and args.seed < 0:
         problems.append(f"--seed must be >= 0, got {args.seed}")
-    data_path = Path(args.data).expanduser()
-    if args.data not in DATA_SETS and data_path.is_file() and is_pickle(data_path):
-        problems.append(f"--data {_show(args.data)} {PICKLE_HINT}")  # the book's mnist.pkl.gz
-    elif args.data not in DATA_SETS and not data_path.is_dir():
-        problems.append(
-            f"--data {_show(args.data)}: unknown data set; expected {', '.join(DATA_SETS)} "
-            "or a directory holding the four IDX files"
-        )
+    problems.append(_data_set_problem(args.data))
     if sizes_ok:
         problems.append(_memory_problem(args.sizes, args.dtype))
     for option in ("save", "history"):
