@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -87,7 +87,7 @@ from .format import (
 from .network2 import load_network2, save_network2
 from .registry import architecture, build, module_config, register_module, registered_modules
 from .state import history_dict, optimizer_state, restore_rng, rng_state, split_optimizer_state
-from .ties import apply_ties, find_ties
+from .ties import apply_ties, find_ties, named_modules
 
 __all__ = [
     "FORMAT_VERSION",
@@ -149,7 +149,7 @@ def save(
     if len(arrays) != len(names):
         raise ValueError(f"save: duplicate parameter names in {names}")
     ties = find_ties(net)
-    shared = [name for name, module in _named_modules(net) if rng is not None and getattr(module, "rng", None) is rng]
+    shared = [name for name, module in named_modules(net) if rng is not None and getattr(module, "rng", None) is rng]
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": version_for(tied=bool(ties) or bool(shared)),
@@ -297,13 +297,6 @@ def _checkpoint(archive: Archive) -> Checkpoint:
     return Checkpoint(net, optimizer_state, history, rng, metadata, version, header["format_version"])
 
 
-def _named_modules(net: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
-    """Yield ``(dotted name, module)`` for ``net`` (named ``""``) and every module below it."""
-    yield prefix.rstrip("."), net
-    for name, child in net.named_children():
-        yield from _named_modules(child, f"{prefix}{name}.")
-
-
 def _share_rng(net: Module, shared: object, rng: np.random.Generator | None, where: str) -> None:
     """Give the modules that drew from the shuffling generator when saved that same generator object again.
 
@@ -312,7 +305,7 @@ def _share_rng(net: Module, shared: object, rng: np.random.Generator | None, whe
     """
     if not isinstance(shared, list) or not all(isinstance(n, str) for n in shared) or (shared and rng is None):
         raise ModelFormatError(f"{where}: 'rng_shared_with' must list module names, with an 'rng' state")
-    modules = dict(_named_modules(net))
+    modules = dict(named_modules(net))
     for name in shared:
         if not isinstance(getattr(modules.get(name), "rng", None), np.random.Generator):
             raise ModelFormatError(f"{where}: 'rng_shared_with' names {name!r:.100}, which has no generator")

@@ -23,19 +23,25 @@ from collections.abc import Iterator
 from ..errors import ModelFormatError
 from ..module import Module, Parameter
 
-__all__ = ["find_ties", "apply_ties"]
+__all__ = ["find_ties", "apply_ties", "named_modules"]
 
 
-def _places(module: Module, prefix: str = "") -> Iterator[tuple[str, Module, str, Parameter]]:
+def named_modules(net: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
+    """Yield ``(dotted name, module)`` for ``net`` (named ``""``) and every module below it, depth first."""
+    yield prefix.rstrip("."), net
+    for name, child in net.named_children():
+        yield from named_modules(child, f"{prefix}{name}.")
+
+
+def _places(net: Module) -> Iterator[tuple[str, Module, str, Parameter]]:
     """Yield ``(dotted name, owner, attribute, parameter)`` for every place that holds a parameter, duplicates too.
 
     The order and the names are those of `Module.named_parameters` before it drops repeated parameters.
     """
-    for attr, value in vars(module).items():
-        if isinstance(value, Parameter):
-            yield prefix + attr, module, attr, value
-    for name, child in module.named_children():
-        yield from _places(child, f"{prefix}{name}.")
+    for name, module in named_modules(net):
+        for attr, value in vars(module).items():
+            if isinstance(value, Parameter):
+                yield f"{name}.{attr}" if name else attr, module, attr, value
 
 
 def find_ties(net: Module) -> dict[str, str]:
