@@ -1,7 +1,7 @@
 """The module registry: which classes a model file may name, and how a network becomes JSON and back.
 
 The architecture is a tree of ``{"type": name, "config": {...}}`` nodes. A
-registered *container* (`Sequential` today) adds ``"modules": [...]``, its
+registered *container* (`Sequential`, `Parallel`, `Residual`) adds ``"modules": [...]``, its
 children as ``children()`` lists them, and is rebuilt as
 ``cls(*modules, **config)``; a module holding a generator in its ``rng``
 attribute, such as `Dropout`, adds its state as ``"rng"``. Types are looked
