@@ -295,3 +295,76 @@ def test_bad_input_gets_the_same_typed_error_on_both_paths(fused):
     bad[3, 4] = np.nan
     with pytest.raises(bp.NonFiniteError, match=r"\(3, 4\)"):
         bp.train(net, (bad, y), optimizer=optimizer, epochs=1, mini_batch_size=10, fused=fused)
+
+
+def _freeze(net):
+    """Replace ``net[0].backward`` on the instance: pass the gradient on, add nothing to w and b (a frozen layer)."""
+    layer = net[0]
+    layer.backward = lambda grad_output: layer.w.data.T @ grad_output
+    return net
+
+
+def _clip(optimizer):
+    """Wrap ``optimizer.step`` on the instance: scale the gradients to a 2-norm of at most 0.1 first."""
+    plain_step = optimizer.step
+
+    def step(*args, **kwargs):
+        for p in optimizer.parameters:
+            norm = float(np.linalg.norm(p.grad))
+            if norm > 0.1:
+                p.grad *= 0.1 / norm
+        return plain_step(*args, **kwargs)
+
+    optimizer.step = step
+    return optimizer
+
+
+def _halve_cost_gradient(cost):
+    plain_backward = cost.backward
+    cost.backward = lambda: plain_backward() / 2
+    return cost
+
+
+def _double_l2_gradient(l2):
+    l2.add_gradient = lambda: [p.grad.__iadd__(2 * l2.lmbda / l2.n * p.data) for p in l2.weights]
+    return l2
+
+
+def _leaky_sigmoid(net):
+    sigmoid = net[1]
+    plain_forward, plain_backward = sigmoid.forward, sigmoid.backward
+    sigmoid.forward = lambda x: plain_forward(x) + 0.01 * x
+    sigmoid.backward = lambda g: plain_backward(g) + 0.01 * g
+    return net
+
+
+OVERRIDDEN = {  # what a user replaces on an instance, and the method the fallback names
+    "a frozen Dense": (lambda net, opt, cost, l2: (_freeze(net), opt, cost, l2), "'backward'"),
+    "gradient clipping": (lambda net, opt, cost, l2: (net, _clip(opt), cost, l2), "'step'"),
+    "a cost's backward": (lambda net, opt, cost, l2: (net, opt, _halve_cost_gradient(cost), l2), "'backward'"),
+    "an L2's add_gradient": (lambda net, opt, cost, l2: (net, opt, cost, _double_l2_gradient(l2)), "'add_gradient'"),
+    "an activation": (lambda net, opt, cost, l2: (_leaky_sigmoid(net), opt, cost, l2), "'forward'"),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERRIDDEN))
+def test_a_method_replaced_on_an_instance_falls_back_and_trains_as_the_modules_do(case, capsys):
+    override, named = OVERRIDDEN[case]
+    X, y = SAMPLE.training[0][:, :200], SAMPLE.training[1][:200]
+    results = []
+    for fused in (None, False):
+        net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+        net, optimizer, cost, l2 = override(net, bp.SGD(net.parameters(), eta=3.0), bp.QuadraticCost(),
+                                            bp.L2(net, lmbda=5.0, n=200))  # fmt: skip
+        bp.train(net, (X, y), optimizer=optimizer, cost=cost, epochs=2, mini_batch_size=10, rng=0, regularization=l2,
+                 progress=False, fused=fused)  # fmt: skip
+        first = capsys.readouterr().out.splitlines()[0]
+        results.append(net)
+    assert first.startswith("Training with the modules' forward and backward (fused=False)")
+    for p, q in zip(*(net.parameters() for net in results)):
+        np.testing.assert_array_equal(p.data, q.data)  # the same computation: bit for bit
+    net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+    net, optimizer, cost, l2 = override(net, bp.SGD(net.parameters(), eta=3.0), bp.QuadraticCost(),
+                                        bp.L2(net, lmbda=5.0, n=200))  # fmt: skip
+    plan, why = fast.plan(net, cost, optimizer, [l2])
+    assert plan is None and f"its method {named} replaced on the instance" in why, why
