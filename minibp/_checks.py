@@ -131,6 +131,21 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
+def is_count(value: object, minimum: int = 0) -> bool:
+    """Whether ``value`` is an integer ``>= minimum``: a Python or numpy integer, never a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)) and bool(value >= minimum)
+
+
+def check_count(owner: str, name: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise `HyperparameterError` unless it is an integer ``>= minimum``.
+
+    Python and numpy integers are accepted alike; a bool is not a count.
+    """
+    if not is_count(value, minimum):
+        raise HyperparameterError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)  # type: ignore[call-overload]
+
+
 def _number(owner: str, name: str, value: object) -> float:
     if isinstance(value, (bool, str, bytes)):
         raise HyperparameterError(f"{owner}: {name} must be a number, got {value!r}")

@@ -40,7 +40,7 @@ from .module import Module, evaluation_mode
 
 if TYPE_CHECKING:
     from .optim import Optimizer
-    from .train import History
+    from .history import History
 
 __all__ = ["Callback", "EarlyStopping", "HalveOnPlateau", "LearningSpeed", "no_improvement_streaks"]
 
