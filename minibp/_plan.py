@@ -43,6 +43,7 @@ class Plan:
     fused_epoch: fast.FusedEpoch | None
     reason: str  # why the fused epoch is not used ("" if it is)
     x_bound: float  # max |x| over the training inputs (0 without the fused epoch)
+    blas_threads: int | None
 
     @property
     def n(self) -> int:
@@ -71,7 +72,7 @@ def plan_run(
     n_out = output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
     m = check_mini_batch_size(mini_batch_size, n)
     if blas_threads is not None:
-        check_count("train", "blas_threads", blas_threads, 1)
+        blas_threads = check_count("train", "blas_threads", blas_threads, 1)
     dtype = optimizer.parameters[0].data.dtype
     rows = target_rows(y, n, n_out, dtype, "train")
     evaluation = None
@@ -91,7 +92,9 @@ def plan_run(
     if fused and fused_epoch is None:
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
     x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
-    return Plan(cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound)
+    return Plan(
+        cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound, blas_threads
+    )
 
 
 def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:

@@ -807,6 +807,7 @@ def _check_predict(args: argparse.Namespace) -> list[str]:
 
 def _predict(args: argparse.Namespace) -> int:
     from .data.digit import image_to_column
+    from .data.targets import classes
     from .errors import NonFiniteError
     from .io import load
     from .module import evaluation_mode
@@ -833,7 +834,8 @@ def _predict(args: argparse.Namespace) -> int:
             continue
         top = np.argsort(-a, kind="stable")[: args.top]
         scores = ", ".join(f"{k}: {a[k]:.2f}" for k in top)
-        print(f"{path}: {int(np.argmax(a))}" + (f"  ({scores})" if scores else ""), flush=True)
+        guess = int(classes(a[:, None])[0])  # the class train and evaluate read: argmax, or > 0.5 for one output
+        print(f"{path}: {guess}" + (f"  ({scores})" if scores else ""), flush=True)
     return EXIT_FAILURE if failed else EXIT_OK
 
 

@@ -1,4 +1,4 @@
-r"""The training loop, evaluation and the per-epoch `History`.
+r"""The training loop and evaluation; each epoch is recorded in a `History` (`minibp.history`).
 
 `train` is the book's ``Network.SGD`` with the pieces pulled apart: the
 network (a `Module`), the cost and the optimizer are arguments. Each epoch it
@@ -227,7 +227,7 @@ def train(
             batches = Batches(minibatch_indices(run.n, run.m, run.rng), interrupted, bar)
             try:
                 # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
-                with blas_limit(blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                with blas_limit(run.blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     if run.fused_epoch is not None:
                         eta = optimizer.eta  # type: ignore[attr-defined]
                         total_cost = run.fused_epoch.run(j, run.x_rows, run.target_rows, batches, eta, run.x_bound)
