@@ -18,6 +18,11 @@ fails after training writes a rescue file in the temporary directory and
 names it; Ctrl-C during training saves what was trained so far. No failure
 prints a traceback: see `EXIT_STATUS` for the exit codes.
 
+Each sub-command is a file of this package (``train``, ``data``, ``info``,
+``plot``, ``predict``) with three functions: ``add_parser`` builds its
+sub-parser, ``check`` returns what is wrong with its arguments, ``run`` does
+the work; `main` runs them in that order and turns failures into exit codes.
+
 Deliberately left out: resuming training from a saved model (the library's
 `minibp.io.load_checkpoint` does it in a few lines), and options for every
 layer, cost and optimizer of the library.
