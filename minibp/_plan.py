@@ -21,10 +21,11 @@ from .data.pairs import check_inputs, output_size, unpack
 from .data.targets import target_rows
 from .layers import ReLU, Sigmoid, Softmax, Tanh
 from .module import Module
+from .optim import Optimizer
 from .regularization import Regularizer
 from .sequential import Sequential
 
-__all__ = ["Plan", "check_cost_fits", "plan_run", "regularizers_of"]
+__all__ = ["Plan", "check_cost_fits", "plan_run", "regularizers_of", "replan"]
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Plan:
     reason: str  # why the fused epoch is not used ("" if it is)
     x_bound: float  # max |x| over the training inputs (0 without the fused epoch)
     blas_threads: int | None
+    fused: bool | None = None  # train's fused argument, for `replan`
 
     @property
     def n(self) -> int:
@@ -93,8 +95,36 @@ def plan_run(
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
     x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
     return Plan(
-        cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound, blas_threads
+        cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound, blas_threads,
+        fused,
     )
+
+
+def replan(run: Plan, net: Module, optimizer: Optimizer, epoch: int, verbose: bool) -> None:
+    """Plan the fused epoch again before ``epoch``, from the network, cost, optimizer and regularisers as they are.
+
+    A callback or the schedule may have moved a hyper-parameter (an `L2`'s
+    ``lmbda`` or ``n``, the optimizer's ``eta``), given the optimizer other
+    parameters or replaced a method on an instance since the last epoch: the
+    fused epoch reads them all again here, and when it no longer accepts the
+    run, the modules train from this epoch on (``verbose`` says why). With
+    ``fused=True`` that raises ``ValueError`` instead.
+    """
+    if run.fused is False:
+        return
+    fused_epoch, reason = fast.plan(net, run.cost, optimizer, run.regularizers)
+    if fused_epoch is None and run.fused:
+        raise ValueError(f"train(fused=True): before epoch {epoch}, the fused path no longer accepts the run: {reason}")
+    if verbose and (fused_epoch is None) != (run.fused_epoch is None):
+        print(
+            f"From epoch {epoch}: training with the modules' forward and backward ({reason})"
+            if fused_epoch is None
+            else f"From epoch {epoch}: training with the fused epoch (minibp.fast)",
+            flush=True,
+        )
+    if fused_epoch is not None and run.fused_epoch is None:
+        run.x_bound = max(float(run.X.max()), -float(run.X.min()))  # max |x|, no temporary
+    run.fused_epoch, run.reason = fused_epoch, reason
 
 
 def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:
