@@ -14,18 +14,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import fast
-from ._checks import as_generator, check_count
+from ._checks import as_generator, check_count, check_distinct
+from .containers import Parallel
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size
 from .data.pairs import check_inputs, output_size, unpack
 from .data.targets import target_rows
-from .layers import ReLU, Sigmoid, Softmax, Tanh
+from .layers import Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module
 from .optim import Optimizer
 from .regularization import Regularizer
 from .sequential import Sequential
 
-__all__ = ["Plan", "check_cost_fits", "plan_run", "regularizers_of", "replan"]
+__all__ = ["Plan", "check_cost_fits", "output_activation", "plan_run", "regularizers_of", "replan"]
 
 
 @dataclass
@@ -66,6 +67,7 @@ def plan_run(
 ) -> Plan:
     """Check every argument of `train`, in the order the errors are reported, before any parameter changes."""
     cost = QuadraticCost() if cost is None else cost
+    check_distinct("train", [("net", net)])  # the network as it is now: its lists may have been edited since
     check_cost_fits(net, cost)
     epochs = check_count("train", "epochs", epochs, 0)
     X, y = unpack(training_data, "train: training_data")
@@ -138,14 +140,38 @@ def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:
     return items
 
 
+def output_activation(net: Module) -> Module | None:
+    """The activation whose output is the network's output, or part of it; ``None`` if there is none.
+
+    Through the containers, as each one forms its output:
+
+    * `Sequential`: its last module's (an `Identity` or `Dropout` at the end
+      passes on what it is given, so the module before it is looked at);
+    * `Parallel`: any branch's, since its rows are stacked into the output
+      unchanged (a cost of z would apply its activation to them again);
+    * `Residual`: never: $x + f(x)$ is not an activation's output, even when
+      $f$ ends in one.
+    """
+    if isinstance(net, (Sigmoid, Softmax, Tanh, ReLU)):
+        return net
+    if isinstance(net, Sequential):
+        for module in reversed(net.layers):
+            if not isinstance(module, (Identity, Dropout)):
+                return output_activation(module)
+    if isinstance(net, Parallel):
+        for branch in net.branches:
+            found = output_activation(branch)
+            if found is not None:
+                return found
+    return None
+
+
 def check_cost_fits(net: Module, cost: Cost) -> None:
-    """Refuse a cost of z after an output activation: the activation would be applied twice."""
+    """Refuse a cost of z after an output activation (see `output_activation`): it would be applied twice."""
     if getattr(cost, "takes", "a") != "z":
         return
-    last = net
-    while isinstance(last, Sequential):  # the last module of nested chains
-        last = last.layers[-1]
-    if isinstance(last, (Sigmoid, Softmax, Tanh, ReLU)):
+    last = output_activation(net)
+    if last is not None:
         name = type(last).__name__
         raise ValueError(
             f"train: {cost!r} takes the weighted input z of a final Dense, but the network ends in {name}: "

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_generator
+from ._checks import as_generator, check_distinct
 from .module import Module
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_gradient"]
@@ -109,12 +109,17 @@ def gradcheck(
     Returns:
         A `GradcheckResult`; it is truthy when the check passed and prints a summary.
 
+    Raises:
+        ValueError: one module object is placed twice in ``module``'s tree (its
+            gradients would be wrong), checked as the tree is now.
+
     Example:
         >>> from minibp import Dense
         >>> result = gradcheck(Dense(3, 2, rng=0), np.random.default_rng(1).standard_normal((3, 4)))
         >>> result.ok
         True
     """
+    check_distinct("gradcheck", [("module", module)])  # a module placed twice would overwrite what it saved
     x = np.array(x, dtype=np.float64)
     rng = as_generator(rng)
     out = module.forward(x.copy())

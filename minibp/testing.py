@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import T, as_generator
+from ._checks import T, as_generator, check_distinct
 from .gradcheck import gradcheck
 from .module import Module, Parameter
 from .optim import SGD
@@ -666,6 +666,7 @@ def check_module(
         AssertionError: a check failed; the message lists every failed check,
             by how much and for which parameter.
         TypeError: a parameter is not float64.
+        ValueError: one module object is placed twice in ``module``'s tree.
 
     Example:
         >>> from minibp import Dense
@@ -673,6 +674,7 @@ def check_module(
         >>> report.ok
         True
     """
+    check_distinct("check_module", [("module", module)])  # the tree as it is now, not as it was built
     gen = as_generator(rng)
     if isinstance(x, tuple):
         if len(x) != 2:

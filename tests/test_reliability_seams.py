@@ -18,6 +18,8 @@ import pytest
 from test_fast import SAMPLE, assert_same_parameters, build
 
 import minibp as bp
+from minibp.gradcheck import gradcheck
+from minibp.testing import check_module
 
 # -- hyper-parameters moved between epochs: both paths train the same ----------------------------
 
@@ -136,3 +138,100 @@ def test_ctrl_c_in_a_callback_or_the_schedule_records_only_epochs_that_ran(where
     assert len(history.training_cost) == len(history.evaluation_correct) == ran
     assert all(np.isfinite(c) and c > 0 for c in history.training_cost)  # no epoch recorded with a cost of 0.0
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# -- the structure as it is when train, gradcheck and check_module run ------------------------------
+
+
+def _chain():
+    return bp.Sequential(bp.Dense(6, 6, rng=0), bp.Sigmoid(), bp.Dense(6, 6, rng=1), bp.Sigmoid(),
+                         bp.Dense(6, 3, rng=2), bp.Sigmoid())  # fmt: skip
+
+
+def _placed_twice_in_sequential():
+    net = _chain()
+    net.layers[2] = net.layers[0]  # the same Dense at two places, after construction
+    return net
+
+
+def _placed_twice_in_parallel():
+    branch = bp.Sequential(bp.Dense(6, 2, rng=3), bp.Sigmoid())
+    parallel = bp.Parallel(branch, bp.Sequential(bp.Dense(6, 1, rng=4), bp.Sigmoid()))
+    net = bp.Sequential(bp.Dense(6, 6, rng=0), bp.Sigmoid(), parallel)
+    parallel.branches.append(branch)  # 2 + 1 + 2 rows: 5 outputs
+    return net
+
+
+def _placed_twice_across_containers():
+    net = _chain()
+    net.layers[3] = bp.Residual(net.layers[1])  # the Sigmoid at 1 again, inside a Residual
+    return net
+
+
+TWICE = {
+    "Sequential.layers": (_placed_twice_in_sequential, 3),
+    "Parallel.branches": (_placed_twice_in_parallel, 5),
+    "Residual.module": (_placed_twice_across_containers, 3),
+}
+
+
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("case", list(TWICE))
+def test_a_module_placed_twice_after_construction_is_refused_by_train(case, fused):
+    make, n_out = TWICE[case]
+    net = make()
+    before = [p.data.copy() for p in net.parameters()]
+    with pytest.raises(ValueError, match=r"(?s)^train: .* is used twice, as net\.\S+ and as net\.\S+; give each place"):
+        bp.train(net, (X, np.arange(60) % n_out), optimizer=bp.SGD(net.parameters(), eta=0.5), epochs=1,
+                 mini_batch_size=5, verbose=False, progress=False, fused=fused)  # fmt: skip
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)  # refused before any step
+
+
+@pytest.mark.parametrize("case", list(TWICE))
+def test_a_module_placed_twice_after_construction_is_refused_by_gradcheck_and_check_module(case):
+    net = TWICE[case][0]()
+    with pytest.raises(ValueError, match=r"(?s)^gradcheck: .* is used twice"):
+        gradcheck(net, np.ones((6, 3)))
+    with pytest.raises(ValueError, match=r"(?s)^check_module: .* is used twice"):
+        check_module(net, (6, 3))
+
+
+def test_the_same_networks_built_right_pass_gradcheck():
+    """The refusal above is of the placing twice, not of the shapes: rebuilt with distinct modules they check out."""
+    assert gradcheck(_chain(), np.linspace(-1, 1, 18).reshape(6, 3))
+
+
+def _parallel_end():
+    ends = bp.Parallel(bp.Dense(4, 1, rng=1), bp.Sequential(bp.Dense(4, 2, rng=2), bp.Sigmoid()))
+    return bp.Sequential(bp.Dense(6, 4, rng=0), bp.Sigmoid(), ends)
+
+
+ACTIVATION_ENDS = {  # a network whose output is (partly) an activation's, found through the containers
+    "Parallel branch": _parallel_end,
+    "nested Sequential then Dropout": lambda: bp.Sequential(
+        bp.Dense(6, 3, rng=0), bp.Sequential(bp.Dense(3, 3, rng=1), bp.Softmax()), bp.Dropout(0.5, rng=2)
+    ),
+    "Identity after Tanh": lambda: bp.Sequential(bp.Dense(6, 3, rng=0), bp.Tanh(), bp.Identity()),
+    "Parallel of Sequentials": lambda: bp.Parallel(
+        bp.Sequential(bp.Dense(6, 2, rng=0)), bp.Sequential(bp.Dense(6, 1, rng=1), bp.Parallel(bp.ReLU()))
+    ),
+}
+
+
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("cost", [bp.SigmoidCrossEntropyCost, bp.SoftmaxLogLikelihoodCost])
+@pytest.mark.parametrize("case", list(ACTIVATION_ENDS))
+def test_a_cost_of_z_after_an_activation_inside_a_container_is_refused(case, cost, fused):
+    net = ACTIVATION_ENDS[case]()
+    with pytest.raises(ValueError, match=r"takes the weighted input z of a final Dense, but the network ends in"):
+        bp.train(net, (X, np.arange(60) % 3), optimizer=bp.SGD(net.parameters(), eta=0.5), cost=cost(), epochs=1,
+                 mini_batch_size=5, verbose=False, progress=False, fused=fused)  # fmt: skip
+
+
+@pytest.mark.parametrize("fused", [None, False])
+def test_a_residual_whose_body_ends_in_an_activation_outputs_x_plus_f_and_takes_a_cost_of_z(fused):
+    net = bp.Sequential(bp.Dense(6, 3, rng=0), bp.Residual(bp.Sequential(bp.Dense(3, 3, rng=1), bp.Sigmoid())))
+    history = bp.train(net, (X, LABELS), optimizer=bp.SGD(net.parameters(), eta=0.5), cost=bp.SigmoidCrossEntropyCost(),
+                       epochs=2, mini_batch_size=5, rng=0, verbose=False, progress=False, fused=fused)  # fmt: skip
+    assert history.epoch == [0, 1] and all(np.isfinite(history.training_cost))
