@@ -26,7 +26,7 @@ from .optim import Optimizer
 from .regularization import Regularizer
 from .sequential import Sequential
 
-__all__ = ["Plan", "check_cost_fits", "output_activation", "plan_run", "regularizers_of", "replan"]
+__all__ = ["Plan", "check_cost_fits", "check_targets", "output_activation", "plan_run", "regularizers_of", "replan"]
 
 
 @dataclass
@@ -79,12 +79,14 @@ def plan_run(
         blas_threads = check_count("train", "blas_threads", blas_threads, 1)
     dtype = optimizer.parameters[0].data.dtype
     rows = target_rows(y, n, n_out, dtype, "train")
+    check_targets(cost, rows, "train")  # all of them now, not in the mini-batch that holds a bad one
     evaluation = None
     if evaluation_data is not None:
         Xe, ye = unpack(evaluation_data, "train: evaluation_data")
         Xe = check_inputs(Xe, "train: evaluation_data")
         output_size(net, Xe, "train: evaluation_data")  # checks the feature count now, not after the first epoch
         evaluation = (Xe, target_rows(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data"))
+        check_targets(cost, evaluation[1], "train: evaluation_data")
     regularizers = regularizers_of(regularization)
     if schedule is not None and not callable(schedule):
         raise TypeError(f"train: schedule must be callable as schedule(epoch, history), got {schedule!r}")
@@ -127,6 +129,14 @@ def replan(run: Plan, net: Module, optimizer: Optimizer, epoch: int, verbose: bo
     if fused_epoch is not None and run.fused_epoch is None:
         run.x_bound = max(float(run.X.max()), -float(run.X.min()))  # max |x|, no temporary
     run.fused_epoch, run.reason = fused_epoch, reason
+
+
+def check_targets(cost: Cost, rows: NDArray, what: str) -> None:
+    """Run ``cost.check_targets`` on target rows ``(N, n_out)``; its error names ``what`` and the example."""
+    try:
+        cost.check_targets(rows.T)
+    except ValueError as err:
+        raise type(err)(f"{what}: {err}") from err
 
 
 def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:

@@ -194,7 +194,9 @@ def train(
         ShapeError, LabelError, NonFiniteError, HyperparameterError: bad data
             or settings, detected before any parameter changes.
         ValueError: ``fused=True`` for a run the fused path does not accept,
-            or a cost of $z$ after an output activation.
+            a cost of $z$ after an output activation, a module placed twice
+            in the network, or a target outside the cost's range
+            (``cost.check_targets``), all before the first step.
         DivergedError: the cost or a gradient became NaN or infinite; the
             parameters are left as they were before the failing step.
     """

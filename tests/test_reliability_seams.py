@@ -235,3 +235,85 @@ def test_a_residual_whose_body_ends_in_an_activation_outputs_x_plus_f_and_takes_
     history = bp.train(net, (X, LABELS), optimizer=bp.SGD(net.parameters(), eta=0.5), cost=bp.SigmoidCrossEntropyCost(),
                        epochs=2, mini_batch_size=5, rng=0, verbose=False, progress=False, fused=fused)  # fmt: skip
     assert history.epoch == [0, 1] and all(np.isfinite(history.training_cost))
+
+
+# -- targets outside a cost's range: refused with the data, before the first step ------------------
+
+RESTRICTING = {  # a cost, a network it fits, and a target it refuses
+    "CrossEntropyCost": (bp.CrossEntropyCost, lambda: bp.mlp([6, 4, 3], rng=0), 1.5, r"\[0, 1\]"),
+    "SigmoidCrossEntropyCost": (
+        bp.SigmoidCrossEntropyCost, lambda: bp.Sequential(bp.Dense(6, 4, rng=0), bp.Sigmoid(), bp.Dense(4, 3, rng=1)),
+        -0.25, r"\[0, 1\]",
+    ),
+    "LogLikelihoodCost": (
+        bp.LogLikelihoodCost, lambda: bp.Sequential(bp.Dense(6, 3, rng=0), bp.Softmax()), -1.0, r"\[0, inf\)",
+    ),
+    "SoftmaxLogLikelihoodCost": (
+        bp.SoftmaxLogLikelihoodCost, lambda: bp.Sequential(bp.Dense(6, 4, rng=0), bp.Sigmoid(), bp.Dense(4, 3, rng=1)),
+        -1.0, r"\[0, inf\)",
+    ),
+}
+
+
+def _targets_with_one_bad(bad, example=57):
+    targets = np.eye(3)[:, LABELS]  # one-hot, (3, 60)
+    targets[1, example] = bad  # in the last mini-batch of 5
+    return targets
+
+
+@pytest.mark.parametrize("fused", [None, False])
+@pytest.mark.parametrize("evaluation", [False, True], ids=["training", "evaluation"])
+@pytest.mark.parametrize("case", list(RESTRICTING))
+def test_a_target_outside_the_costs_range_is_refused_before_the_first_step(case, evaluation, fused):
+    cost_type, make, bad, where = RESTRICTING[case]
+    net = make()
+    before = [p.data.copy() for p in net.parameters()]
+    good = np.eye(3)[:, LABELS]
+    training, evaluation_data = ((X, good), (X, _targets_with_one_bad(bad))) if evaluation else ((X, _targets_with_one_bad(bad)), None)  # noqa: E501
+    what = "train: evaluation_data" if evaluation else "train"
+    with pytest.raises(ValueError, match=rf"^{what}: {case}\(\): targets y must lie in {where}, got {bad} \(output 1 of example 57\)"):  # noqa: E501
+        bp.train(net, training, optimizer=bp.SGD(net.parameters(), eta=0.5), cost=cost_type(), epochs=2,
+                 mini_batch_size=5, rng=0, evaluation_data=evaluation_data, verbose=False, progress=False,
+                 fused=fused)  # fmt: skip
+    for p, b in zip(net.parameters(), before):
+        np.testing.assert_array_equal(p.data, b)  # no step was taken
+
+
+@pytest.mark.parametrize("case", list(RESTRICTING))
+def test_the_costs_own_call_uses_the_same_check(case):
+    cost_type, _, bad, where = RESTRICTING[case]
+    y = np.full((2, 3), 0.5)
+    y[0, 2] = bad
+    with pytest.raises(ValueError, match=rf"targets y must lie in {where}, got {bad} \(output 0 of example 2\)"):
+        cost_type()(np.full((2, 3), 0.5), y)
+
+
+class EvenTargets(bp.QuadraticCost):
+    """A user's cost that accepts only targets of 0 or 1: its check_targets is what train and forward call."""
+
+    def __init__(self):
+        super().__init__()
+        self.checked = []
+
+    def check_targets(self, y):
+        self.checked.append(np.shape(y))
+        if not np.isin(y, (0.0, 1.0)).all():
+            raise bp.LabelError("targets must be 0 or 1")
+
+
+@pytest.mark.parametrize("fused", [None, False])
+def test_train_calls_a_users_check_targets_once_on_all_the_targets(fused):
+    net = bp.mlp([6, 4, 3], rng=0)
+    cost = EvenTargets()
+    with pytest.raises(bp.LabelError, match=r"^train: targets must be 0 or 1$"):
+        bp.train(net, (X, _targets_with_one_bad(0.5)), optimizer=bp.SGD(net.parameters(), eta=0.5), cost=cost,
+                 epochs=1, mini_batch_size=5, verbose=False, progress=False, fused=fused)  # fmt: skip
+    assert cost.checked == [(3, 60)]
+
+
+def test_the_base_cost_accepts_any_target():
+    bp.QuadraticCost().check_targets(np.array([[-3.0, 7.0]]))  # the quadratic cost is defined for every y
+    net = bp.mlp([6, 4, 3], rng=0)
+    history = bp.train(net, (X, _targets_with_one_bad(2.0)), optimizer=bp.SGD(net.parameters(), eta=0.5), epochs=1,
+                       mini_batch_size=5, verbose=False, progress=False)  # fmt: skip
+    assert np.isfinite(history.training_cost[0])
