@@ -15,7 +15,8 @@ Every argument is checked before any data are loaded or any training
 starts (exit status 2, like argparse's own errors), so a bad ``--save`` path
 is refused at once rather than after an hour of training. A save that still
 fails after training writes a rescue file in the temporary directory and
-names it; Ctrl-C during training saves what was trained so far. No failure
+names it; Ctrl-C during training saves what was trained so far, and one during
+the save waits for it (`minibp.cli._saving`). No failure
 prints a traceback: see `EXIT_STATUS` for the exit codes.
 
 Each sub-command is a file of this package (``train``, ``data``, ``info``,
