@@ -54,7 +54,8 @@ exit status (the same for every sub-command):
        and the history then go to rescue files in the temporary directory, named
        in the message)
   2    bad input or usage: an unknown option, a value out of range, a file that
-       does not exist, a --save/--history/-o/--dir path that cannot be written,
+       does not exist, a malformed history file, a --save/--history/-o/--dir
+       path that is empty or cannot be written,
        --sizes beyond physical memory or not fitting the data; found before any
        training starts (and, but for the fit to the data, before any data are
        loaded), so no work is lost
