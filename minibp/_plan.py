@@ -136,7 +136,8 @@ def check_targets(cost: Cost, rows: NDArray, what: str) -> None:
     try:
         cost.check_targets(rows.T)
     except ValueError as err:
-        raise type(err)(f"{what}: {err}") from err
+        err.args = (f"{what}: {err}",)  # the same error, its message saying which data
+        raise
 
 
 def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:

@@ -218,8 +218,8 @@ def train(
     net.train()
     with deferred_interrupt() as interrupted:
         for j in range(run.epochs):
-            history.stop_reason = _start_epoch(j, schedule, history, optimizer, interrupted)
-            if history.stop_reason is not None:
+            if (reason := _start_epoch(j, schedule, history, optimizer, interrupted)) is not None:
+                history.stop_reason = reason
                 break
             replan(run, net, optimizer, j, verbose)  # read what a callback or the schedule moved since the last epoch
             start = time.perf_counter()
