@@ -160,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
     assert source is not None  # check refused a kind without its file
     output = _plot_output(args)
     if PLOT_KINDS[kind] == "history file" and (problem := _history_problem(source)) is not None:
-        raise UsageError([problem])  # a malformed history is bad input, found before anything is drawn
+        problems = [problem]  # a malformed history is bad input, found before anything is drawn
+        raise UsageError(problems)
     if kind == "curves":
         plot.plot_history(source, output, title=args.title)
     elif kind == "speed":
