@@ -288,6 +288,8 @@ def to_torch(net: Module) -> torch.nn.Module:
         ``torch_net = to_torch(net)``, then ``torch_net(torch.from_numpy(x.T))``; and back with `from_torch`.
     """
     torch = _import_torch("minibp.torch_layout.to_torch")
+    if not isinstance(net, Module):
+        raise TypeError(f"to_torch: expected a minibp Module, got {type(net).__name__}")
     dtypes = sorted({str(p.data.dtype) for p in net.parameters()})
     if len(dtypes) > 1:
         raise TypeError(

@@ -366,6 +366,8 @@ def test_unsupported_minibp_modules_are_refused_by_name(torch):
     odd.forward = lambda x: x  # a forward of its own, set on the instance
     with pytest.raises(TypeError, match=r"module 1 \(Sigmoid\(\)\) has its own forward"):
         to_torch(bp.Sequential(bp.Dense(2, 2, rng=0), odd))
+    with pytest.raises(TypeError, match="expected a minibp Module, got list"):
+        to_torch([bp.Dense(2, 2, rng=0)])
     with pytest.raises(TypeError, match=r"mix dtypes \['float32', 'float64'\]"):
         to_torch(bp.Sequential(bp.Dense(2, 2, rng=0), bp.Dense(2, 2, rng=0, dtype=np.float32)))
 
