@@ -132,8 +132,11 @@ def _missing_extra(name: str) -> str | None:
     if name not in OPTIONAL_EXAMPLES:
         return None
     module, install = OPTIONAL_EXAMPLES[name]
-    if importlib.util.find_spec(module) is not None:
-        return None
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return None
+    except ValueError:  # sys.modules[module] is None: Python's way of marking a module unavailable
+        pass
     return f"(Not shown: this copy of the site was built without {module}. Run {install} to see it.)\n"
 
 

@@ -242,6 +242,16 @@ def test_howto_pytorch_moves_the_network_there_and_back(capsys):
         assert p.data.tobytes() == t.detach().numpy().reshape(p.shape).tobytes()
 
 
+def test_a_guide_that_needs_an_extra_shows_a_note_where_it_is_missing(monkeypatch):
+    hooks = load_path("_docs_hooks_extras", DOCS / "hooks.py")
+    assert hooks.OPTIONAL_EXAMPLES["howto_pytorch"][0] == "torch" and "howto_pytorch" in hooks.RUN_EXAMPLES
+    assert hooks._missing_extra("howto_rows") is None
+    monkeypatch.setitem(sys.modules, "torch", None)  # PyTorch marked as not installed
+    note = hooks._missing_extra("howto_pytorch")
+    assert note.startswith("(Not shown: this copy of the site was built without torch.")
+    assert 'pip install "minibp[torch]"' in note
+
+
 def test_howto_mnist_on_small_idx_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MINIBP_DATA", str(small_idx_files(tmp_path)))
     example("howto_mnist").main()
