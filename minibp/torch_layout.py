@@ -413,9 +413,10 @@ def _conv_settings(module: Module) -> tuple[tuple[int, int, int], int, int]:
 
 
 def _pool_settings(module: Module) -> tuple[tuple[int, int, int], int]:
-    """``(in_shape, size)`` of a minibp ``MaxPool2d``."""
+    """``(in_shape, size)`` of a minibp ``MaxPool2d`` (its window's side, ``size``, also read as ``kernel_size``)."""
     c, h, w = (int(s) for s in module.in_shape)  # type: ignore[attr-defined]
-    return (c, h, w), int(module.size)  # type: ignore[attr-defined]
+    size = getattr(module, "size", None)
+    return (c, h, w), int(size if size is not None else module.kernel_size)  # type: ignore[attr-defined]
 
 
 def _pooled(in_shape: tuple[int, int, int], size: int) -> tuple[int, int]:
