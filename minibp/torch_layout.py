@@ -40,7 +40,6 @@ nested containers.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -226,13 +225,13 @@ def _import_torch(what: str) -> Any:
 
 def _conv_classes() -> tuple[type | None, type | None]:
     """minibp's ``Conv2d`` and ``MaxPool2d``, or ``None`` for each one this installation lacks."""
-    try:
-        conv = importlib.import_module(f"{__package__}.conv")
+    try:  # minibp.conv may be newer than this file: where it is missing, mypy need not find it either
+        from .conv import Conv2d, MaxPool2d  # type: ignore[import-not-found, unused-ignore]
     except ModuleNotFoundError as error:
         if error.name != f"{__package__}.conv":
             raise  # minibp.conv exists but something it imports does not: say so
         return None, None
-    return getattr(conv, "Conv2d", None), getattr(conv, "MaxPool2d", None)
+    return Conv2d, MaxPool2d
 
 
 def _where(path: str) -> str:
@@ -403,7 +402,9 @@ def _torch_dtype(torch: Any, module: Module) -> Any:
 
 
 def _torch_containers() -> Any:
-    return importlib.import_module(f"{__package__}.torch_containers")
+    from . import torch_containers  # imports PyTorch, so only when a conversion runs
+
+    return torch_containers
 
 
 def _conv_settings(module: Module) -> tuple[tuple[int, int, int], int, int]:
