@@ -150,10 +150,11 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     )
     print(f"chapter-6 network, one epoch of {X.shape[1]} examples, m = 10, eta = 0.1; {args.repeat} repeats")
     inputs = {name: np.asfortranarray(X, dtype=name) for name in args.dtypes}
+    warm = min(200, X.shape[1])
     for name in args.dtypes:  # warm-up: a few mini-batches of each
-        minibp_epoch(inputs[name][:, :200], y[:200], np.dtype(name), 0)
+        minibp_epoch(inputs[name][:, :warm], y[:warm], np.dtype(name), 0)
         for threads in (1, 2):
-            torch_epoch(torch, inputs[name][:, :200], y[:200], np.dtype(name), 0, threads)
+            torch_epoch(torch, inputs[name][:, :warm], y[:warm], np.dtype(name), 0, threads)
     seconds: dict[str, list[float]] = {}
     for r in range(args.repeat):
         runs = [(name, impl) for name in args.dtypes for impl in ("minibp", "torch/1", "torch/2")]

@@ -479,3 +479,19 @@ def test_a_short_training_run_lowers_the_cost(capsys):
     with tempfile.TemporaryDirectory() as d:  # a trained network saves and loads
         bp.save(net, Path(d) / "m.npz")
         assert np.array_equal(bp.predict(bp.load(Path(d) / "m.npz"), images), bp.predict(net, images))
+
+
+def test_the_benchmark_times_the_same_network_in_both_libraries(rng):
+    torch = pytest.importorskip("torch")
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_conv.py"
+    spec = importlib.util.spec_from_file_location("bench_conv", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    net = bench.network(np.dtype(np.float64))
+    x = rng.random((784, 3))
+    theirs = bench.torch_network(torch, net)(torch.from_numpy(x.T.reshape(3, 1, 28, 28).copy())).detach().numpy()
+    np.testing.assert_allclose(theirs.T, net.forward(x), rtol=1e-10, atol=1e-12)
+    seconds = bench.main(["--n", "20", "--repeat", "1", "--dtypes", "float32"])  # runs end to end
+    assert sorted(seconds) == ["float32 minibp", "float32 torch/1", "float32 torch/2"]
