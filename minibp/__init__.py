@@ -29,6 +29,8 @@ from .errors import (
     LabelError,
     MinibpError,
     ModelFormatError,
+    ModelNestingError,
+    NestingError,
     NonFiniteError,
     ShapeError,
 )
@@ -85,6 +87,8 @@ __all__ = [
     "HyperparameterError",
     "DataFormatError",
     "ModelFormatError",
+    "NestingError",
+    "ModelNestingError",
     "DownloadError",
     "ChecksumError",
     "save",

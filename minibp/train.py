@@ -45,7 +45,7 @@ from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
 from . import fast
-from ._checks import all_finite, as_generator, check_finite, check_positive
+from ._checks import all_finite, as_generator, check_finite, check_network, check_positive
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size, minibatch_indices
 from .errors import DivergedError, HyperparameterError, LabelError, NonFiniteError, ShapeError
@@ -402,6 +402,7 @@ def train(
             parameters are left as they were before the failing step.
     """
     cost = QuadraticCost() if cost is None else cost
+    check_network(net, "train")  # as it is now: layers edited after construction included
     _check_cost_fits(net, cost)
     epochs = _check_count("epochs", epochs, 0)
     X, y = _unpack(training_data, "train: training_data")
