@@ -226,3 +226,17 @@ def test_predict_names_the_image_and_exits_before_loading_the_model(tmp_path, ca
     assert raised.value.code == 2
     err = capsys.readouterr().err
     assert "bomb.png" in err and "13300 x 13300 pixels" in err and "internal error" not in err
+
+
+def test_a_large_photos_orientation_tag_still_turns_it_upright(tmp_path):
+    """The tag is applied after the reduction: a sideways 3000 x 2000 JPEG gives the upright page's digit."""
+    page = digit_on_paper(3000, 2000)
+    page.save(tmp_path / "upright.jpg", quality=95)
+    upright = image_to_column(tmp_path / "upright.jpg")
+    for tag, stored in [(6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)]:
+        exif = Image.Exif()
+        exif[0x0112] = tag  # the camera was held turned: show the stored pixels turned back
+        page.transpose(stored).save(tmp_path / "sideways.jpg", exif=exif.tobytes(), quality=95)
+        assert_same_digit(image_to_column(tmp_path / "sideways.jpg"), upright, atol=0.05)
+    page.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "untagged.jpg", quality=95)
+    assert np.abs(image_to_column(tmp_path / "untagged.jpg") - upright).max() > 0.5  # the check can fail

@@ -201,8 +201,9 @@ def _small(img: PILImage.Image) -> PILImage.Image:
         factor += 1
     if factor <= 1:
         return img
-    if img.mode in ("1", "P", "I;16", "I;16L", "I;16B", "I;16N"):  # modes Pillow's reduce does not take
-        img = img.convert({"1": "L", "P": "RGBA" if "transparency" in img.info else "RGB"}.get(img.mode, "I"))
+    if img.mode in ("1", "P", "PA", "I;16", "I;16L", "I;16B", "I;16N"):  # reduce refuses these, or averages indices
+        wider = {"1": "L", "P": "RGBA" if "transparency" in img.info else "RGB", "PA": "RGBA"}
+        img = img.convert(wider.get(img.mode, "I"))
     return img.reduce(factor)
 
 
