@@ -103,11 +103,20 @@ def assert_same_digit(ours: np.ndarray, theirs: np.ndarray, atol: float) -> None
 
 MEASURE = textwrap.dedent(
     """
-    import json, resource, sys
+    import json, re, resource, sys
     from minibp.data import image_to_column
     from minibp.data.digit import probe_image
     from minibp.errors import MinibpError
-    out = {"before": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "files": {}}
+
+    def peak():
+        # VmHWM: this process's own peak; ru_maxrss can carry the peak of the process that started it
+        try:
+            with open("/proc/self/status") as f:
+                return int(re.search(r"VmHWM:\\s*(\\d+) kB", f.read()).group(1)) * 1024
+        except OSError:
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+    out = {"before": peak(), "files": {}}
     for path in sys.argv[1:]:
         try:
             probe_image(path)
@@ -119,7 +128,7 @@ MEASURE = textwrap.dedent(
         except Exception as err:
             result = type(err).__name__ + ": " + str(err)
         out["files"][path] = result
-    out["peak"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out["peak"] = peak()
     print(json.dumps(out))
     """
 )
