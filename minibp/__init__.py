@@ -30,6 +30,8 @@ from .errors import (
     LabelError,
     MinibpError,
     ModelFormatError,
+    ModelNestingError,
+    NestingError,
     NonFiniteError,
     ShapeError,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "HyperparameterError",
     "DataFormatError",
     "ModelFormatError",
+    "NestingError",
+    "ModelNestingError",
     "DownloadError",
     "ChecksumError",
     "save",

@@ -8,13 +8,15 @@ once (`minibp.train.train`, `minibp.train.evaluate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import HyperparameterError, NonFiniteError, ShapeError
+from .errors import HyperparameterError, NestingError, NonFiniteError, ShapeError
 
 T = TypeVar("T")  # for small generic helpers, here and in the modules that import these checks
 
@@ -93,19 +95,80 @@ def max_change(scale: float, x: NDArray) -> Callable[[], float]:
     return lambda: scale * float(np.abs(x).max())
 
 
+MAX_DEPTH = 64
+"""How deeply modules may nest: at most this many containers above any module of a network.
+
+A network is at depth 0, its children at depth 1, and so on. Building a container
+(`check_distinct`), `train`, `gradcheck`, `check_module` (`check_network`), `minibp.io.save`
+and `minibp.io.load` refuse a deeper network with `NestingError`, so that every walk of a
+network (forward, backward, ``repr``, saving) stays far below Python's recursion limit.
+"""
+
+_deferred: ContextVar[bool] = ContextVar("minibp_tree_checks_deferred", default=False)
+
+
 def check_distinct(owner: str, children: Iterable[tuple[str, Any]]) -> None:
-    """Raise ``ValueError`` if one module object appears twice in the trees below ``(name, module)`` pairs."""
-    seen: dict[int, str] = {}
-    stack = list(children)[::-1]
+    """Raise unless the trees below the ``(name, module)`` pairs hold each module once, at most `MAX_DEPTH` deep.
+
+    The pairs are a new container's children, at depth 1. One walk, without
+    recursion, visits each module below once.
+
+    Raises:
+        ValueError: one module object appears twice (a second use would
+            overwrite what its forward saved for backward).
+        NestingError: a module would sit more than `MAX_DEPTH` containers deep.
+    """
+    if not _deferred.get():
+        _walk(owner, list(children), {})
+
+
+def check_network(net: Any, owner: str | None = None) -> None:
+    """`check_distinct` for a whole network as it is now, edits of ``layers`` or ``branches`` included.
+
+    ``net`` itself is at depth 0; a module placed inside itself counts as used twice.
+
+    Raises:
+        ValueError: one module object appears twice in ``net``.
+        NestingError: a module sits more than `MAX_DEPTH` containers deep.
+    """
+    named_children = getattr(net, "named_children", None)
+    if callable(named_children):  # not a Module: the caller's own check says so
+        _walk(owner or type(net).__name__, list(named_children()), {id(net): "the network itself"})
+
+
+@contextmanager
+def deferred_tree_checks() -> Iterator[None]:
+    """Skip `check_distinct` in the block, for a caller that builds a network and then runs `check_network` once.
+
+    Building a tree of depth $d$ bottom-up checks each module $d$ times;
+    `minibp.io.load` builds in the block and checks the result once.
+    """
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def _walk(owner: str, children: list[tuple[str, Any]], seen: dict[int, str]) -> None:
+    stack = [(name, module, 1) for name, module in reversed(children)]
     while stack:
-        name, module = stack.pop()
+        name, module, depth = stack.pop()
+        below = list(module.named_children())
         if id(module) in seen:
+            shown = type(module).__name__ if below else repr(module)  # a container's repr may hold itself
             raise ValueError(  # a module keeps what its forward saw for backward: a second use overwrites it
-                f"{owner}: {module!r} is used twice, as {seen[id(module)]} and as {name}; give each place its own "
-                "module (to share weights, give two modules one Parameter: second.w = first.w)"
+                f"{owner}: {shown} is used twice, as {seen[id(module)]} and as {name}; give each place its "
+                "own module (to share weights, give two modules one Parameter: second.w = first.w)"
+            )
+        if depth > MAX_DEPTH:
+            shown = name if len(name) <= 80 else f"{name[:40]}...{name[-30:]}"
+            raise NestingError(
+                f"{owner}: module {shown} ({type(module).__name__}) sits {depth} containers deep, more than "
+                f"MAX_DEPTH = {MAX_DEPTH}; flatten the nesting (a Sequential of Sequentials is one Sequential)"
             )
         seen[id(module)] = name
-        stack.extend([(f"{name}.{child_name}", child) for child_name, child in module.named_children()][::-1])
+        stack.extend((f"{name}.{child_name}", child, depth + 1) for child_name, child in reversed(below))
 
 
 def check_finite(x: NDArray, what: str) -> None:

@@ -23,7 +23,12 @@ __all__ = ["Sequential", "mlp"]
 
 
 class Sequential(Module):
-    """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain."""
+    """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain.
+
+    Raises:
+        ValueError: no modules, or one module object used twice anywhere below.
+        NestingError: a module would sit more than 64 containers deep (``MAX_DEPTH``).
+    """
 
     def __init__(self, *modules: Module) -> None:
         if not modules:

@@ -41,6 +41,7 @@ BUILTINS = {
     "NotImplementedError": "an abstract method",
     "OSError": "a failed read or write",
     "FileNotFoundError": "a missing file",
+    "PermissionError": "a save through a link another user planted in a sticky directory, refused as open() does",
     "ModuleNotFoundError": "an optional dependency (matplotlib) is missing",
     "SystemExit": "the command line's exit status",
     "AssertionError": "minibp.testing reports a broken contract, as test kits do",
