@@ -124,7 +124,8 @@ def images_to_columns(images: Iterable[ImageLike], *, dtype: DTypeLike = np.floa
 
     Each picture is converted by `image_to_column`; the columns are stacked
     side by side, as ``np.hstack([image_to_column(i) for i in images])``
-    would, but an empty set of pictures is a clear error.
+    would, but an empty set of pictures is a clear error. A picture that
+    cannot be converted raises what `image_to_column` raises for it.
 
     Args:
         images: image files' paths, Pillow images or 2-D arrays of grey levels,
@@ -139,7 +140,6 @@ def images_to_columns(images: Iterable[ImageLike], *, dtype: DTypeLike = np.floa
         ShapeError: ``images`` holds no picture (a folder or a pattern that
             matched no file, say).
         TypeError: ``images`` is one picture rather than a collection of them.
-        Whatever `image_to_column` raises for a picture it cannot convert.
 
     Example:
         >>> from minibp.data import example_digits, images_to_columns
