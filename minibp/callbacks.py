@@ -32,15 +32,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive
+from ._checks import check_count, check_positive, is_integer
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
 from .module import Module, evaluation_mode
 
 if TYPE_CHECKING:
+    from .history import History
     from .optim import Optimizer
-    from .train import History
 
 __all__ = ["Callback", "EarlyStopping", "HalveOnPlateau", "LearningSpeed", "no_improvement_streaks"]
 
@@ -53,9 +53,7 @@ def _evaluation_accuracies(history: History, who: str) -> list[float]:
 
 
 def _check_patience(who: str, patience: object) -> int:
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-        raise HyperparameterError(f"{who}: patience must be an integer >= 1, got {patience!r}")
-    return int(patience)
+    return check_count(who, "patience", patience, 1)
 
 
 def no_improvement_streaks(accuracies: list[float], patience: int) -> tuple[int, int]:
@@ -299,7 +297,7 @@ class LearningSpeed(Callback):
                 f"or targets (n_out, {X.shape[1]}); got {y.shape}"
             )
         if size is not None:
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            if not is_integer(size) or size < 1:
                 raise HyperparameterError(f"LearningSpeed: size must be an integer >= 1 or None, got {size!r}")
             X, y = X[:, : int(size)], y[..., : int(size)]
         self.X, self.y = X, y

@@ -38,7 +38,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._checks import check_non_negative
+from ._checks import check_non_negative, is_integer
 from .errors import HyperparameterError
 from .module import Module, Parameter
 
@@ -105,9 +105,9 @@ class L2(Regularizer):
     def __init__(self, target: Module | Iterable[Parameter], lmbda: float, n: int) -> None:
         self.weights = _weights("L2", target)
         self.lmbda = check_non_negative("L2", "lmbda", lmbda)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if not is_integer(n) or n < 1:
             raise HyperparameterError(f"L2: n (the training-set size) must be an integer >= 1, got {n!r}")
-        self.n = n
+        self.n = int(n)
 
     def penalty(self) -> float:
         r"""Return $\frac{\lambda}{2n}\sum_w w^2$."""
