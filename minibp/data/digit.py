@@ -155,8 +155,8 @@ def images_to_columns(images: Iterable[ImageLike], *, dtype: DTypeLike = np.floa
     columns = [image_to_column(image, dtype=dtype) for image in images]
     if not columns:
         raise ShapeError(
-            "images_to_columns: no images were given, so there is no batch to make "
-            "(a folder or a file pattern that matched no file?)"
+            f"images_to_columns: no images were given (an empty {type(images).__name__}), so there is no batch "
+            "to make (a folder or a file pattern that matched no file?)"
         )
     return np.hstack(columns)
 
