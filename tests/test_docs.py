@@ -353,6 +353,22 @@ def test_every_public_name_has_a_reference_page():
         assert module in documented, f"minibp.{name} lives in {module}, which no reference page renders"
 
 
+def test_the_reference_index_lists_exactly_the_top_level_names():
+    """docs/reference/index.md's table names every entry of ``minibp.__all__`` once, and nothing else."""
+    text = (DOCS / "reference" / "index.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\|(?!---)([^|\n]*)\|([^|\n]*)\|$", text, re.M)[1:]  # the header row is not a group
+    assert len(rows) > 5, "the index has no table of names"
+    listed = [name for _, names in rows for name in re.findall(r"`([^`]+)`", names)]
+    duplicates = sorted({name for name in listed if listed.count(name) > 1})
+    assert not duplicates, f"docs/reference/index.md lists {duplicates} more than once"
+    missing = [name for name in bp.__all__ if name not in listed]
+    unknown = [name for name in listed if name not in bp.__all__]
+    assert not missing, f"docs/reference/index.md does not list {missing}: add each to the row for what it is for"
+    assert not unknown, f"docs/reference/index.md lists {unknown}, which minibp.__all__ does not hold"
+    for name, target in re.findall(r"\[`([^`]+)`\]\[([\w.]+)\]", text):
+        assert target.rsplit(".", 1)[-1] == name, f"[`{name}`] links to {target}"
+
+
 # --- MathJax: pinned, verified, unpacked safely ---------------------------------------------------
 
 

@@ -15,7 +15,7 @@ data that would take more than its ``max_bytes`` (1 GiB by default).
 from ._common import DEFAULT_MAX_BYTES, DataNotFoundError, Splits, data_home
 from .batches import check_mini_batch_size, minibatch_indices
 from .book import from_book
-from .digit import image_to_column
+from .digit import example_digits, image_to_column, images_to_columns
 from .idx import is_pickle, read_idx, read_idx_header, write_idx
 from .mnist import load_dataset, load_fashion_mnist, load_idx_directory, load_mnist
 from .remote import download
@@ -39,5 +39,7 @@ __all__ = [
     "check_mini_batch_size",
     "minibatch_indices",
     "image_to_column",
+    "images_to_columns",
+    "example_digits",
     "from_book",
 ]

@@ -30,6 +30,10 @@ decoded at 1/2, 1/4 or 1/8 of its size if that is enough); an image of more
 than `WORK_PIXELS` is reduced by a whole factor, with a box filter, before it
 is converted to floats. Reading any image takes less than 150 MB.
 
+`images_to_columns` makes several images one batch, one column each, and
+`example_digits` returns the paths of five photos of handwritten digits that
+come with minibp (in ``minibp/data/digits/``), to try all this on.
+
 Pillow is needed only to read image files (``pip install minibp[image]``);
 arrays are converted with numpy and scipy alone.
 
@@ -45,6 +49,8 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeGuard, Union
 
 import numpy as np
@@ -52,12 +58,12 @@ from numpy.typing import DTypeLike, NDArray
 from scipy import ndimage
 
 from ..errors import DataFormatError, NonFiniteError, ShapeError
-from ._common import float_dtype
+from ._common import DataNotFoundError, float_dtype
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = ["image_to_column", "probe_image", "PILLOW_HINT"]
+__all__ = ["image_to_column", "images_to_columns", "example_digits", "EXAMPLE_DIGITS", "probe_image", "PILLOW_HINT"]
 
 #: What to install when an image file must be read and Pillow is missing.
 PILLOW_HINT = "reading image files needs Pillow: pip install minibp[image]"
@@ -83,6 +89,9 @@ _TOO_MANY = (
 )
 
 ImageLike = Union[str, "os.PathLike[str]", "PILImage.Image", NDArray[Any]]
+
+#: The digits of the example photos, in the order `example_digits` returns them; ``NAME.png`` shows a NAME.
+EXAMPLE_DIGITS = ("two", "three", "four", "seven", "nine")
 
 
 def image_to_column(image: ImageLike, *, dtype: DTypeLike = np.float64) -> NDArray:
@@ -133,6 +142,77 @@ def image_to_column(image: ImageLike, *, dtype: DTypeLike = np.float64) -> NDArr
     ink, digit = _ink(gray)
     box = _fit(digit, ink)
     return _centre(box).reshape(SIDE * SIDE, 1).astype(dt)
+
+
+def images_to_columns(images: Iterable[ImageLike], *, dtype: DTypeLike = np.float64) -> NDArray:
+    r"""Turn several pictures of one digit each into one batch, a column per picture, in their order.
+
+    Each picture is converted by `image_to_column`; the columns are stacked
+    side by side, as ``np.hstack([image_to_column(i) for i in images])``
+    would, but an empty set of pictures is a clear error. A picture that
+    cannot be converted raises what `image_to_column` raises for it.
+
+    Args:
+        images: image files' paths, Pillow images or 2-D arrays of grey levels,
+            as `image_to_column` takes them (a list, a tuple, any iterable).
+        dtype: floating dtype of the result.
+
+    Returns:
+        The batch, shape $(784, m)$ for $m$ pictures: column $k$ is
+        ``image_to_column(images[k])``.
+
+    Raises:
+        ShapeError: ``images`` holds no picture (a folder or a pattern that
+            matched no file, say).
+        TypeError: ``images`` is one picture rather than a collection of them.
+
+    Example:
+        >>> from minibp.data import example_digits, images_to_columns
+        >>> images_to_columns(example_digits()).shape  # the files are read with Pillow
+        (784, 5)
+    """
+    one = isinstance(images, (str, os.PathLike)) or _is_pil_image(images)
+    if one or (isinstance(images, np.ndarray) and images.ndim < 3):  # a 3-D array is a stack of 2-D images
+        raise TypeError(
+            f"images_to_columns expected a collection of images, got one ({type(images).__name__}); "
+            "use image_to_column for a single image, or put it in a list"
+        )
+    columns = [image_to_column(image, dtype=dtype) for image in images]
+    if not columns:
+        raise ShapeError(
+            f"images_to_columns: no images were given (an empty {type(images).__name__}), so there is no batch "
+            "to make (a folder or a file pattern that matched no file?)"
+        )
+    return np.hstack(columns)
+
+
+def example_digits() -> list[Path]:
+    """Return the paths of the five example photos of handwritten digits that come with minibp.
+
+    A 2, a 3, a 4, a 7 and a 9, in this order, named after their digit
+    (``two.png``, ..., ``nine.png``; `EXAMPLE_DIGITS` lists the names): grey
+    PNG files of 180 × 240 pixels, dark ink on light paper lit unevenly, as a
+    phone would take them. They are drawn, not photographed, by
+    ``scripts/make_digit_photos.py`` from a seeded generator, and live in the
+    installed package (``minibp/data/digits/``), so they are found from any
+    working folder.
+
+    Returns:
+        The five paths, each an existing file.
+
+    Raises:
+        DataNotFoundError: a photo is missing from the installation of minibp
+            (a package built without its data files).
+    """
+    folder = Path(__file__).resolve().parent / "digits"
+    paths = [folder / f"{name}.png" for name in EXAMPLE_DIGITS]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"the example photos {missing} are not in {folder}: this installation of minibp lacks its data "
+            "files; reinstall it (pip install --force-reinstall minibp)"
+        )
+    return paths
 
 
 # ---------------------------------------------------------------- 1. grey levels in [0, 1]
