@@ -26,11 +26,13 @@ and schedules that depend on anything but the epoch and the history.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from threadpoolctl import ThreadpoolController
 
 from ._checks import check_positive
 from .costs import Cost, QuadraticCost
@@ -209,6 +211,17 @@ class EarlyStopping(Callback):
 
 
 _PROBE_CHUNK = 10_000  # examples per forward and backward pass over the probe
+_controller: ThreadpoolController | None = None
+
+
+def _blas_threads(threads: int | None) -> contextlib.AbstractContextManager:
+    """A context that runs BLAS on ``threads`` threads (``None``: unchanged); the libraries are found once."""
+    global _controller
+    if threads is None:
+        return contextlib.nullcontext()
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=threads, user_api="blas")
 
 
 def _dense_layers(net: Module) -> list[tuple[Dense, Sigmoid | None]]:
@@ -266,6 +279,11 @@ class LearningSpeed(Callback):
             the book); ``None`` uses all of them.
         threshold: $\sigma'(z)$ below which a neuron counts as saturated;
             $\sigma'$ is at most $1/4$.
+        blas_threads: BLAS threads while measuring, as `minibp.train.train`'s
+            ``blas_threads`` while stepping (default 1: the probe's products
+            are as small as a mini-batch's, and on a busy machine a second
+            thread made the book's chapter 5 measurements eight times slower); ``None``
+            leaves BLAS alone.
 
     Attributes:
         initial_speed: the speeds measured before training, one per `Dense`
@@ -289,6 +307,7 @@ class LearningSpeed(Callback):
         *,
         size: int | None = 1000,
         threshold: float = 0.01,
+        blas_threads: int | None = 1,
     ) -> None:
         X, y = np.asarray(probe[0]), np.asarray(probe[1])
         if X.ndim != 2 or X.shape[1] == 0:
@@ -305,6 +324,13 @@ class LearningSpeed(Callback):
         self.X, self.y = X, y
         self.cost = QuadraticCost() if cost is None else cost
         self.threshold = check_positive("LearningSpeed", "threshold", threshold)
+        if blas_threads is not None and (
+            isinstance(blas_threads, bool) or not isinstance(blas_threads, (int, np.integer)) or blas_threads < 1
+        ):
+            raise HyperparameterError(
+                f"LearningSpeed: blas_threads must be an integer >= 1 or None, got {blas_threads!r}"
+            )
+        self.blas_threads = None if blas_threads is None else int(blas_threads)
         self.initial_speed: list[float] | None = None
         self.initial_saturation: list[float | None] | None = None
 
@@ -333,7 +359,7 @@ class LearningSpeed(Callback):
         saturated = [0] * len(layers)
         neurons = [0] * len(layers)
         try:
-            with evaluation_mode(net), np.errstate(all="ignore"):
+            with _blas_threads(self.blas_threads), evaluation_mode(net), np.errstate(all="ignore"):
                 for p in params:
                     p.zero_grad()
                 for start in range(0, n, _PROBE_CHUNK):

@@ -134,7 +134,9 @@ class L2(Regularizer):
 
     def penalty(self) -> float:
         r"""Return $\frac{\lambda}{2n}\sum_w w^2$."""
-        total = sum(float(np.vdot(p.data, p.data)) for p in self.weights)
+        # np.square, not a BLAS dot: train asks between epochs, outside its one-thread BLAS limit, where a threaded
+        # ddot of a 784 x 30 matrix took 1.1 ms of CPU on a busy 2-core machine against 38 us for this
+        total = sum(float(np.sum(np.square(p.data))) for p in self.weights)
         return 0.5 * self.lmbda / self.n * total  # eq. 85: (lambda / 2n) sum_w w^2
 
     def add_gradient(self) -> None:

@@ -153,12 +153,50 @@ def test_the_docstring_example_runs():
     assert runner.failures == 0 and runner.tries > 0
 
 
+class BlasThreads(bp.Module):
+    """Passes its input on and records how many threads BLAS had during its forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        from threadpoolctl import threadpool_info
+
+        self.seen.append(max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"))
+        return x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+def test_measuring_runs_blas_on_one_thread_unless_told_otherwise():
+    """As train's stepping: on a busy machine threaded measurements of 1,000 examples took eight times as long."""
+    from threadpoolctl import threadpool_limits
+
+    X, y = data()
+    spy = BlasThreads()
+    net = bp.Sequential(bp.Dense(6, 4, rng=0), spy, bp.Sigmoid(), bp.Dense(4, 3, rng=1), bp.Sigmoid())
+    with threadpool_limits(limits=2, user_api="blas"):
+        one = LearningSpeed((X, y)).measure(net)
+        unchanged = LearningSpeed((X, y), blas_threads=None).measure(net)
+        two = LearningSpeed((X, y), blas_threads=2).measure(net)
+    assert spy.seen == [1, 2, 2]
+    # The same products on another number of threads: each sum may be split differently, a few ulp apart.
+    for a, b in ((one, unchanged), (one, two)):
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-13)
+        assert a[1] == b[1]
+
+
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
         (lambda X, y: LearningSpeed((X, y), size=0), HyperparameterError, "size"),
         (lambda X, y: LearningSpeed((X, y), size=True), HyperparameterError, "size"),
         (lambda X, y: LearningSpeed((X, y), threshold=0.0), HyperparameterError, "threshold"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=0), HyperparameterError, "blas_threads"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=True), HyperparameterError, "blas_threads"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=1.5), HyperparameterError, "blas_threads"),
         (lambda X, y: LearningSpeed((X, y[:-1])), ShapeError, "examples"),
         (lambda X, y: LearningSpeed((X[:, 0], y)), ShapeError, "n_in"),
         (lambda X, y: LearningSpeed((X[:, :0], y[:0])), ShapeError, "N >= 1"),
