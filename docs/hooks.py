@@ -57,6 +57,7 @@ RUN_EXAMPLES = (
     "howto_save_load",
     "howto_rows",
     "howto_chapter3",
+    "howto_chapter3_more",
     "howto_optimizers",
     "howto_own_digit",  # reads docs/how-to/digits/, so it runs from the repository root
     "not_chains",
