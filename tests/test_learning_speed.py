@@ -349,6 +349,7 @@ def _page_as_script() -> str:
     return "\n".join(code)
 
 
+@pytest.mark.slow
 def test_the_page_runs_as_shown_and_shows_earlier_layers_learning_slower(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)
@@ -357,15 +358,20 @@ def test_the_page_runs_as_shown_and_shows_earlier_layers_learning_slower(tmp_pat
     namespace: dict = {"__name__": "__page__"}
     exec(compile(script, str(PAGE), "exec"), namespace)
     history = namespace["history"]
-    assert len(history.epoch) == len(history.learning_speed) == 30
+    assert len(history.epoch) == len(history.learning_speed) == 500  # the book's 500 epochs
+    assert history.training_size == 1000 and "L2(net, lmbda=5.0, n=1000)" in script and "mini_batch_size=1000" in script
     before = namespace["before"]
     assert before == history.initial_learning_speed
     assert before[0] < before[1] < before[2] < before[3]  # the book's observation, before training
     assert (tmp_path / "vanishing-gradient.png").stat().st_size > 10_000
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("||dC/db|| after epoch") and lines[0].endswith("output")
-    assert lines[1].startswith("(before training)") and len(lines) == 10
-    assert re.fullmatch(r"hidden 1 < hidden 2 < hidden 3 after \d+ of 30 epochs", lines[-1])
+    assert lines[1].startswith("(before training)") and len(lines) == 14
+    ordered = re.fullmatch(r"hidden 1 < hidden 2 < hidden 3 after (\d+) of 500 epochs", lines[-2])
+    assert ordered and int(ordered.group(1)) == 500  # the page: the order holds in every epoch
+    speeds = np.array(history.learning_speed)
+    assert np.all(speeds[-1] < speeds[0] / 10)  # the page: every layer ends far slower than it started
+    assert re.fullmatch(r"the 1,000 training digits classified correctly at the end: [\d.]+%", lines[-1])
 
 
 @pytest.mark.slow
