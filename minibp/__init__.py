@@ -32,6 +32,7 @@ from .errors import (
     NonFiniteError,
     ShapeError,
 )
+from .history import History
 from .io import Checkpoint, load, load_checkpoint, load_network2, register_module, save, save_network2
 from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
@@ -39,7 +40,7 @@ from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
 from .regularization import L1, L2, WeightDecay
 from .sequential import Sequential, mlp
 from .summary import summary
-from .train import History, accuracy, evaluate, predict, train
+from .train import accuracy, evaluate, predict, train
 
 __all__ = [
     "Parameter",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,9 +126,24 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     """
     if isinstance(rng, np.random.Generator):
         return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+    if rng is None or is_integer(rng):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def is_integer(value: object) -> TypeGuard[int | np.integer]:
+    """Whether ``value`` is an integer: a Python or numpy integer alike, never a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_count(owner: str, name: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` as an int, or raise `HyperparameterError` unless it is an integer ``>= minimum``.
+
+    Python and numpy integers are accepted alike; a bool is not a count.
+    """
+    if not is_integer(value) or value < minimum:
+        raise HyperparameterError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _number(owner: str, name: str, value: object) -> float:

@@ -26,23 +26,22 @@ and schedules that depend on anything but the epoch and the history.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
-from threadpoolctl import ThreadpoolController
 
-from ._checks import check_positive
+from ._checks import check_count, check_positive, is_integer
+from ._session import blas_limit
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
 from .module import Module, evaluation_mode
 
 if TYPE_CHECKING:
+    from .history import History
     from .optim import Optimizer
-    from .train import History
 
 __all__ = ["Callback", "EarlyStopping", "HalveOnPlateau", "LearningSpeed", "no_improvement_streaks"]
 
@@ -55,9 +54,7 @@ def _evaluation_accuracies(history: History, who: str) -> list[float]:
 
 
 def _check_patience(who: str, patience: object) -> int:
-    if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1:
-        raise HyperparameterError(f"{who}: patience must be an integer >= 1, got {patience!r}")
-    return int(patience)
+    return check_count(who, "patience", patience, 1)
 
 
 def no_improvement_streaks(accuracies: list[float], patience: int) -> tuple[int, int]:
@@ -211,17 +208,6 @@ class EarlyStopping(Callback):
 
 
 _PROBE_CHUNK = 10_000  # examples per forward and backward pass over the probe
-_controller: ThreadpoolController | None = None
-
-
-def _blas_threads(threads: int | None) -> contextlib.AbstractContextManager:
-    """A context that runs BLAS on ``threads`` threads (``None``: unchanged); the libraries are found once."""
-    global _controller
-    if threads is None:
-        return contextlib.nullcontext()
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=threads, user_api="blas")
 
 
 def _dense_layers(net: Module) -> list[tuple[Dense, Sigmoid | None]]:
@@ -318,19 +304,13 @@ class LearningSpeed(Callback):
                 f"or targets (n_out, {X.shape[1]}); got {y.shape}"
             )
         if size is not None:
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            if not is_integer(size) or size < 1:
                 raise HyperparameterError(f"LearningSpeed: size must be an integer >= 1 or None, got {size!r}")
             X, y = X[:, : int(size)], y[..., : int(size)]
         self.X, self.y = X, y
         self.cost = QuadraticCost() if cost is None else cost
         self.threshold = check_positive("LearningSpeed", "threshold", threshold)
-        if blas_threads is not None and (
-            isinstance(blas_threads, bool) or not isinstance(blas_threads, (int, np.integer)) or blas_threads < 1
-        ):
-            raise HyperparameterError(
-                f"LearningSpeed: blas_threads must be an integer >= 1 or None, got {blas_threads!r}"
-            )
-        self.blas_threads = None if blas_threads is None else int(blas_threads)
+        self.blas_threads = None if blas_threads is None else check_count("LearningSpeed", "blas_threads", blas_threads)
         self.initial_speed: list[float] | None = None
         self.initial_saturation: list[float | None] | None = None
 
@@ -359,7 +339,7 @@ class LearningSpeed(Callback):
         saturated = [0] * len(layers)
         neurons = [0] * len(layers)
         try:
-            with _blas_threads(self.blas_threads), evaluation_mode(net), np.errstate(all="ignore"):
+            with blas_limit(self.blas_threads), evaluation_mode(net), np.errstate(all="ignore"):
                 for p in params:
                     p.zero_grad()
                 for start in range(0, n, _PROBE_CHUNK):

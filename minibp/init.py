@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from ._checks import is_integer
 from .errors import ShapeError
 
 __all__ = ["Initializer", "book", "scaled", "glorot", "he", "INITIALIZERS", "get_initializer"]
@@ -98,6 +99,6 @@ def initial_parameters(
 
 def _size(owner: str, name: str, value: object) -> int:
     """Return ``value`` as an int, or raise ``ValueError`` unless it is a positive integer (a bool is not)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
     return int(value)

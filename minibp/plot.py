@@ -54,8 +54,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_finite
+from ._checks import check_count, check_finite, is_integer
 from ._files import atomic_write
+from .data.targets import classes
 from .errors import DataFormatError, LabelError, ShapeError
 from .layers import Dense
 from .module import Module, evaluation_mode
@@ -137,10 +138,10 @@ def _per_layer(data: Mapping[str, Any], key: str, where: str) -> list[list[tuple
 
 
 def _labels(y: object, m: int, what: str) -> NDArray[np.intp]:
-    """Integer labels ``(m,)`` from labels ``(m,)`` or one-hot targets ``(n_out, m)``."""
+    """Integer labels ``(m,)`` from labels ``(m,)`` or targets ``(n_out, m)`` (read as `classes` reads them)."""
     y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == m and y.shape[0] > 1:
-        return y.argmax(axis=0)
+    if y.ndim == 2 and y.shape[1] == m and y.shape[0] >= 1:
+        return classes(y)
     if y.ndim != 1 or y.shape[0] != m:
         raise ShapeError(f"{what}: X has {m} examples, so y must have shape ({m},) or (n_out, {m}); got {y.shape}")
     if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y) & (y == np.round(y)))):
@@ -161,16 +162,10 @@ def _side(n_in: int, what: str) -> int:
 def _dense(net: Module, layer: int, what: str) -> Dense:
     """The ``layer``-th `Dense` layer of ``net`` (counted from 0, in the order of ``net.modules()``)."""
     layers = [m for m in net.modules() if isinstance(m, Dense)]
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < len(layers):
+    if not is_integer(layer) or not 0 <= layer < len(layers):
         count = f"{len(layers)} Dense layers, numbered 0 to {len(layers) - 1}" if layers else "no Dense layer"
         raise ValueError(f"{what}: layer {layer!r}: the network has {count}")
     return layers[layer]
-
-
-def _count(name: str, value: object, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what}: {name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------- figures
@@ -223,7 +218,7 @@ def plot_history(history: object, path: str | os.PathLike | None = None, *, titl
     """Draw the training curves of ``history``; save them to ``path`` if given.
 
     Args:
-        history: a `minibp.train.History`, its ``to_dict()``, or the path of
+        history: a `minibp.history.History`, its ``to_dict()``, or the path of
             the JSON file written by ``History.save`` / ``minibp train --history``.
         path: where to write the figure (the format follows the suffix:
             ``.png``, ``.svg``, ``.pdf``); ``None`` only returns it.
@@ -291,7 +286,7 @@ def plot_misclassified(
         ShapeError: ``X`` does not fit ``net``, is not square images, or ``y`` does not match ``X``.
     """
     what = "plot_misclassified"
-    n = _count("n", n, what)
+    n = check_count(what, "n", n)
     X = np.asarray(X)
     guesses = predict(net, X)  # checks X: (n_in, N), finite, fits the network
     labels = _labels(y, X.shape[1], what)
@@ -451,7 +446,7 @@ def plot_speed(history: object, *, path: str | os.PathLike | None = None) -> Fig
     has them, at 0.
 
     Args:
-        history: a `minibp.train.History`, its ``to_dict()``, or the path of
+        history: a `minibp.history.History`, its ``to_dict()``, or the path of
             its JSON file, with the fields ``learning_speed`` (per epoch, a
             list with a number per `Dense` layer, in the order of
             ``net.modules()``) and ``saturation`` (per epoch, a list with a

@@ -57,7 +57,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ._checks import check_non_negative
+from ._checks import check_non_negative, is_integer
 from .errors import HyperparameterError
 from .module import Module, Parameter
 
@@ -84,9 +84,9 @@ def _weights(owner: str, target: Module | Iterable[Parameter]) -> list[Parameter
 
 
 def _training_set_size(owner: str, n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_integer(n) or n < 1:
         raise HyperparameterError(f"{owner}: n (the training-set size) must be an integer >= 1, got {n!r}")
-    return n
+    return int(n)
 
 
 class Regularizer:

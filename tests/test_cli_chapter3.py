@@ -11,6 +11,7 @@ import argparse
 import importlib
 import math
 import re
+import secrets
 import shlex
 from pathlib import Path
 
@@ -292,7 +293,7 @@ def test_the_printed_seed_repeats_the_run(capsys, tmp_path):
 
 
 def test_the_seed_is_drawn_with_secrets(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cli.secrets, "randbits", lambda k: 2024 if k == 32 else pytest.fail(f"randbits({k})"))
+    monkeypatch.setattr(secrets, "randbits", lambda k: 2024 if k == 32 else pytest.fail(f"randbits({k})"))
     model = tmp_path / "model.npz"
     out = run([a for a in TINY if a not in ("--seed", "4")] + ["--save", str(model)], capsys)
     assert out.startswith("Seed: 2024 (drawn at random; --seed 2024 repeats this run)\n")

@@ -4,14 +4,24 @@ For every combination the fused path accepts, `train(fused=True)` and
 `train(fused=False)` start from the same parameters, see the same
 mini-batches, and must end with the same parameters: the largest difference
 relative to the largest parameter entry is at most 1e-12 in float64 and 1e-5
-in float32 after at least 100 steps at eta = 3 on the bundled digits.
+in float32 after at least 100 steps at eta = 3 on the bundled digits, or 16
+times the difference that moving every initial parameter by one unit in the
+last place makes to the module path's own result, where that is larger. Any
+two correct computations that round differently (another BLAS kernel on
+another CPU, or the fused path's other order of sums) differ by a few ulp per
+step, so their trajectories drift apart as a one-ulp nudge does; the test
+measures that drift instead of assuming it from one machine. Measured here for
+[784, 100, 10] at m = 10: 2e-14 (float64) and 1e-5 (float32).
 
-One exception is measured rather than assumed: with m = 1 at eta = 3 the
-training trajectory itself is chaotic. Moving every initial parameter of the
-module path by one unit in the last place changes its own parameters after
-100 steps by 4e-2 (float32) and 1e-11 (float64), relative. There, float32 is
-compared step by step: before each of the 100 steps both paths are given the
-same parameters, and each step must agree to 1e-5.
+One setting is chaotic, measured rather than assumed: with m = 1 at eta = 3
+the training trajectory amplifies any rounding difference. Moving every
+initial parameter of the module path by one unit in the last place changes its
+own parameters after 100 steps by 4e-2 (float32) and 1e-11 (float64),
+relative, so two correct computations that round differently (another BLAS
+kernel on another CPU, or the fused path's other order of sums) cannot be held
+to 1e-12 after 100 steps. There, in both dtypes, the paths are compared step by
+step: before each of the 100 steps both are given the same parameters, and
+each single step must agree to the tolerance above.
 
 The paths also fail alike: the same typed errors, divergence at the same
 mini-batch, the parameters of the last good step.
@@ -48,11 +58,15 @@ def build(sizes, hidden, ending, dtype, seed=3, init="book"):
 
 
 def train_both(make_net, cost_type, *, m, n, epochs, eta=3.0, lmbda=0.0, dtype=np.float64):
-    """Train two identical networks, fused and through the modules; return both."""
+    """Train identical networks fused and through the modules, and the modules once more from parameters one ulp
+    away; return the three (the third measures how far rounding alone moves this trajectory)."""
     X, y = SAMPLE.training[0][:, :n], SAMPLE.training[1][:n]
     nets = []
-    for fused in (True, False):
+    for fused, nudge in ((True, False), (False, False), (False, True)):
         net = make_net()
+        if nudge:
+            for p in net.parameters():
+                p.data = np.nextafter(p.data, np.inf)
         regularization = bp.L2(net, lmbda=lmbda, n=n) if lmbda else None
         bp.train(
             net,
@@ -71,13 +85,25 @@ def train_both(make_net, cost_type, *, m, n, epochs, eta=3.0, lmbda=0.0, dtype=n
     return nets
 
 
-def assert_same_parameters(fused_net, module_net, dtype):
+def relative_difference(net, other):
+    """max over parameters of |net - other|_inf / |other|_inf."""
+    return max(
+        float(np.abs(p.data - q.data).max()) / float(np.abs(q.data).max())
+        for p, q in zip(net.parameters(), other.parameters())
+    )
+
+
+def assert_same_parameters(fused_net, module_net, dtype, nudged_net=None):
+    """The paths agree to TOLERANCE, or to 16 times what one ulp of the initial parameters moves the trajectory."""
+    tolerance = TOLERANCE[dtype]
+    if nudged_net is not None:
+        tolerance = max(tolerance, 16 * relative_difference(nudged_net, module_net))
     start = None
     for (name, p), q in zip(fused_net.named_parameters(), module_net.parameters()):
         assert np.isfinite(p.data).all(), name
         scale = float(np.abs(q.data).max())
         difference = float(np.abs(p.data - q.data).max()) / scale
-        assert difference <= TOLERANCE[dtype], f"{name}: |fused - modules|_inf / |w|_inf = {difference:.2e}"
+        assert difference <= tolerance, f"{name}: |fused - modules|_inf / |w|_inf = {difference:.2e} > {tolerance:.2e}"
         start = start or name
     assert start is not None
 
@@ -92,12 +118,12 @@ SIZES = {"[784, 30, 10]": [784, 30, 10], "[784, 100, 10]": [784, 100, 10], "[784
 @pytest.mark.parametrize("sizes", list(SIZES))
 def test_the_books_networks_train_to_the_same_parameters(sizes, batches, dtype):
     m, n, epochs = BATCHES[batches]
-    if m == 1 and dtype == np.float32:
+    if m == 1:  # chaotic: see the module docstring
         return step_by_step(SIZES[sizes], dtype, steps=n)
     assert math.ceil(n / m) * epochs >= 100
     make = lambda: build(SIZES[sizes], bp.Sigmoid, bp.Sigmoid, dtype)  # noqa: E731
     nets = train_both(make, bp.QuadraticCost, m=m, n=n, epochs=epochs)
-    assert_same_parameters(*nets, dtype)
+    assert_same_parameters(nets[0], nets[1], dtype, nets[2])
     assert nets[0][0].w.data.dtype == dtype
 
 
@@ -141,7 +167,7 @@ def test_every_accepted_combination_trains_to_the_same_parameters(hidden, ending
         lmbda=lmbda,
         dtype=dtype,
     )
-    assert_same_parameters(*nets, dtype)
+    assert_same_parameters(nets[0], nets[1], dtype, nets[2])
     moved = np.abs(nets[0][0].w.data - build([784, 30, 20, 10], activation, last, dtype, init=init)[0].w.data).max()
     assert moved > 1e-3  # the run really trained
 
@@ -269,3 +295,76 @@ def test_bad_input_gets_the_same_typed_error_on_both_paths(fused):
     bad[3, 4] = np.nan
     with pytest.raises(bp.NonFiniteError, match=r"\(3, 4\)"):
         bp.train(net, (bad, y), optimizer=optimizer, epochs=1, mini_batch_size=10, fused=fused)
+
+
+def _freeze(net):
+    """Replace ``net[0].backward`` on the instance: pass the gradient on, add nothing to w and b (a frozen layer)."""
+    layer = net[0]
+    layer.backward = lambda grad_output: layer.w.data.T @ grad_output
+    return net
+
+
+def _clip(optimizer):
+    """Wrap ``optimizer.step`` on the instance: scale the gradients to a 2-norm of at most 0.1 first."""
+    plain_step = optimizer.step
+
+    def step(*args, **kwargs):
+        for p in optimizer.parameters:
+            norm = float(np.linalg.norm(p.grad))
+            if norm > 0.1:
+                p.grad *= 0.1 / norm
+        return plain_step(*args, **kwargs)
+
+    optimizer.step = step
+    return optimizer
+
+
+def _halve_cost_gradient(cost):
+    plain_backward = cost.backward
+    cost.backward = lambda: plain_backward() / 2
+    return cost
+
+
+def _double_l2_gradient(l2):
+    l2.add_gradient = lambda: [p.grad.__iadd__(2 * l2.lmbda / l2.n * p.data) for p in l2.weights]
+    return l2
+
+
+def _leaky_sigmoid(net):
+    sigmoid = net[1]
+    plain_forward, plain_backward = sigmoid.forward, sigmoid.backward
+    sigmoid.forward = lambda x: plain_forward(x) + 0.01 * x
+    sigmoid.backward = lambda g: plain_backward(g) + 0.01 * g
+    return net
+
+
+OVERRIDDEN = {  # what a user replaces on an instance, and the method the fallback names
+    "a frozen Dense": (lambda net, opt, cost, l2: (_freeze(net), opt, cost, l2), "'backward'"),
+    "gradient clipping": (lambda net, opt, cost, l2: (net, _clip(opt), cost, l2), "'step'"),
+    "a cost's backward": (lambda net, opt, cost, l2: (net, opt, _halve_cost_gradient(cost), l2), "'backward'"),
+    "an L2's add_gradient": (lambda net, opt, cost, l2: (net, opt, cost, _double_l2_gradient(l2)), "'add_gradient'"),
+    "an activation": (lambda net, opt, cost, l2: (_leaky_sigmoid(net), opt, cost, l2), "'forward'"),
+}
+
+
+@pytest.mark.parametrize("case", list(OVERRIDDEN))
+def test_a_method_replaced_on_an_instance_falls_back_and_trains_as_the_modules_do(case, capsys):
+    override, named = OVERRIDDEN[case]
+    X, y = SAMPLE.training[0][:, :200], SAMPLE.training[1][:200]
+    results = []
+    for fused in (None, False):
+        net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+        net, optimizer, cost, l2 = override(net, bp.SGD(net.parameters(), eta=3.0), bp.QuadraticCost(),
+                                            bp.L2(net, lmbda=5.0, n=200))  # fmt: skip
+        bp.train(net, (X, y), optimizer=optimizer, cost=cost, epochs=2, mini_batch_size=10, rng=0, regularization=l2,
+                 progress=False, fused=fused)  # fmt: skip
+        first = capsys.readouterr().out.splitlines()[0]
+        results.append(net)
+    assert first.startswith("Training with the modules' forward and backward (fused=False)")
+    for p, q in zip(*(net.parameters() for net in results)):
+        np.testing.assert_array_equal(p.data, q.data)  # the same computation: bit for bit
+    net = build([784, 30, 10], bp.Sigmoid, bp.Sigmoid, np.float64)
+    net, optimizer, cost, l2 = override(net, bp.SGD(net.parameters(), eta=3.0), bp.QuadraticCost(),
+                                        bp.L2(net, lmbda=5.0, n=200))  # fmt: skip
+    plan, why = fast.plan(net, cost, optimizer, [l2])
+    assert plan is None and f"its method {named} replaced on the instance" in why, why

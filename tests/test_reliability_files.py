@@ -217,7 +217,7 @@ def test_no_reader_can_unpickle_or_run_code():
 def test_history_file_is_written_atomically(tmp_path, monkeypatch):
     import sys
 
-    train_module = sys.modules["minibp.train"]  # the module, not the function minibp exports under that name
+    history_module = sys.modules["minibp.history"]
 
     path = tmp_path / "history.json"
     bp.History(epoch=[0], training_cost=[1.0]).save(path)
@@ -226,7 +226,7 @@ def test_history_file_is_written_atomically(tmp_path, monkeypatch):
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(train_module.os, "fsync", disk_full)
+    monkeypatch.setattr(history_module.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space left"):
         bp.History(epoch=[0, 1], training_cost=[1.0, 0.5]).save(path)
     assert path.read_bytes() == before

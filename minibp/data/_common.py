@@ -16,7 +16,6 @@ kilobytes of gzip can declare gigabytes of pixels.
 
 from __future__ import annotations
 
-import numbers
 import os
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from .._checks import is_integer
 from ..errors import DataFormatError, MinibpError
 
 __all__ = [
@@ -104,7 +104,7 @@ def check_max_bytes(max_bytes: object) -> int | None:
     """
     if max_bytes is None:
         return None
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral):
+    if not is_integer(max_bytes):
         raise TypeError(f"max_bytes must be an integer number of bytes or None, got {max_bytes!r}")
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be positive, got {max_bytes!r}")

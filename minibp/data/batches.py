@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_integer
 from ..errors import HyperparameterError
 
 __all__ = ["minibatch_indices", "check_mini_batch_size"]
@@ -20,7 +21,7 @@ __all__ = ["minibatch_indices", "check_mini_batch_size"]
 
 def check_mini_batch_size(mini_batch_size: int, n: int) -> int:
     """Return ``mini_batch_size`` as an int, or raise unless ``1 <= mini_batch_size <= n``."""
-    if isinstance(mini_batch_size, bool) or not isinstance(mini_batch_size, (int, np.integer)):
+    if not is_integer(mini_batch_size):
         raise HyperparameterError(f"mini_batch_size must be an integer, got {mini_batch_size!r}")
     if not 1 <= mini_batch_size <= n:
         raise HyperparameterError(

@@ -57,6 +57,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from .._checks import is_integer
 from ..errors import DataFormatError, HyperparameterError
 from ._common import (
     DEFAULT_MAX_BYTES,
@@ -215,7 +216,7 @@ def load_idx_directory(
                 raise DataFormatError(f"{path}: label {int(labels.max())} is not in 0..{n_classes - 1}")
     n = train_images.shape[0]
     v = min(_VALIDATION_SIZE, n // 6) if validation_size is None else validation_size
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 < v < n:
+    if not is_integer(v) or not 0 < v < n:
         raise HyperparameterError(
             f"validation_size must be an integer in [1, {n - 1}] for {n} training images, got {v!r}"
         )

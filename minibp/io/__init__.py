@@ -121,7 +121,7 @@ def save(
         path: the file to write; an existing file is replaced only once the new one is complete.
         optimizer: an optimizer whose ``state_dict()`` is stored (restore it
             with ``load_state_dict``).
-        history: a `minibp.train.History` (or its ``to_dict()``).
+        history: a `minibp.history.History` (or its ``to_dict()``).
         metadata: any JSON-serialisable mapping of your own (data set, seed, notes).
         rng: the generator that shuffles the mini-batches; its state is stored
             so that `Checkpoint.rng` can resume the same random stream.

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import is_integer
 from ..errors import ModelFormatError
 from ..layers import Dense
 from .format import PARAM
@@ -130,7 +131,7 @@ def _dense_config(config: object, path: str) -> tuple[int, int, np.dtype]:
         )
     n_in, n_out, dtype = config["n_in"], config["n_out"], config.get("dtype", "float64")
     for value in (n_in, n_out):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ModelFormatError(f"{path}: cannot build Dense from config {config!r:.200}: sizes must be positive")
     if dtype not in ("float32", "float64"):
         raise ModelFormatError(f"{path}: cannot build Dense from config {config!r:.200}: dtype must be a float")

@@ -39,6 +39,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_integer
 from ..errors import ModelFormatError
 from .state import ALLOWED_KINDS
 
@@ -263,14 +264,14 @@ def _check_header(header: object, where: str) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise ModelFormatError(f"{where}: {HEADER!r} does not describe a minibp model")
     version = header.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if not is_integer(version) or version < 1:
         raise ModelFormatError(f"{where}: invalid format version {version!r}")
     if version > FORMAT_VERSION:
         raise ModelFormatError(
             f"{where}: written in format version {version} by minibp {header.get('minibp_version')!r}; "
             f"this minibp reads format versions up to {FORMAT_VERSION}. Upgrade minibp to load it."
         )
-    expected = _header_keys(version)
+    expected = _header_keys(int(version))
     optional = _OPTIONAL_2 if version >= 2 else frozenset()
     if not expected <= set(header) <= expected | optional:
         raise ModelFormatError(

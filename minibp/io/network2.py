@@ -48,13 +48,13 @@ from __future__ import annotations
 
 import json
 import math
-import numbers
 import os
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
+from .._checks import is_integer
 from .._files import atomic_write
 from ..costs import Cost, CrossEntropyCost, QuadraticCost
 from ..errors import ModelFormatError, NonFiniteError, ShapeError
@@ -107,7 +107,7 @@ def load_network2(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> tup
         >>> net[0].w.shape, type(cost).__name__
         ((2, 3), 'QuadraticCost')
     """
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 1:
+    if not is_integer(max_bytes) or max_bytes < 1:
         raise ValueError(f"load_network2: max_bytes must be a positive integer, got {max_bytes!r}")
     where = f"network2 file {os.fspath(path)!r}"
     data = _read_json(path, where, int(max_bytes))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_integer
 from ..errors import ModelFormatError
 
 __all__ = ["ALLOWED_KINDS", "rng_state", "restore_rng", "optimizer_state", "split_optimizer_state", "history_dict"]
@@ -86,7 +87,7 @@ def _decode(value: Any, template: Any, where: str) -> Any:
             or value["dtype"] != str(template.dtype)
             or not isinstance(items, list)
             or len(items) != template.size
-            or not all(_is_int(v) and 0 <= v <= limit for v in items)
+            or not all(is_integer(v) and 0 <= v <= limit for v in items)
         ):
             raise ModelFormatError(
                 f"{where}: expected {{'__ndarray__': [{template.size} integers], 'dtype': '{template.dtype}'}}, "
@@ -97,13 +98,9 @@ def _decode(value: Any, template: Any, where: str) -> Any:
         if value != template:
             raise ModelFormatError(f"{where}: expected {template!r}, got {str(value)[:100]}")
         return value
-    if not _is_int(value) or not 0 <= value < 1 << 128:
+    if not is_integer(value) or not 0 <= value < 1 << 128:
         raise ModelFormatError(f"{where}: expected an integer in [0, 2**128), got {str(value)[:100]}")
     return value
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def optimizer_state(optimizer: object) -> dict[str, Any]:
@@ -146,7 +143,7 @@ def split_optimizer_state(state: Mapping) -> tuple[dict[str, Any], dict[str, NDA
 
 
 def history_dict(history: object) -> dict[str, Any]:
-    """Return ``history.to_dict()`` (a `minibp.train.History`), or ``history`` itself if it is a dict."""
+    """Return ``history.to_dict()`` (a `minibp.history.History`), or ``history`` itself if it is a dict."""
     to_dict = getattr(history, "to_dict", None)
     d = to_dict() if callable(to_dict) else history
     if not isinstance(d, dict):

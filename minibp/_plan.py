@@ -1,0 +1,124 @@
+"""What `minibp.train.train` checks and prepares before its first epoch.
+
+`plan_run` checks every argument in the order its errors are reported (the
+cost against the network, the counts, the data and its labels or targets, the
+evaluation data, regularisers, schedule, callbacks, the fused epoch) and
+returns a `Plan`; nothing is changed before all of them pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import fast
+from ._checks import as_generator, check_count
+from .costs import Cost, QuadraticCost
+from .data.batches import check_mini_batch_size
+from .data.pairs import check_inputs, output_size, unpack
+from .data.targets import target_rows
+from .layers import ReLU, Sigmoid, Softmax, Tanh
+from .module import Module
+from .regularization import Regularizer
+from .sequential import Sequential
+
+__all__ = ["Plan", "check_cost_fits", "plan_run", "regularizers_of"]
+
+
+@dataclass
+class Plan:
+    """What `train` checked and prepared before its first epoch."""
+
+    cost: Cost
+    epochs: int
+    X: NDArray  # (n_in, N)
+    target_rows: NDArray  # (N, n_out): the targets as rows, as the mini-batches take them
+    m: int
+    evaluation: tuple[NDArray, NDArray] | None  # the evaluation data's X (n_in, N_e) and target rows (N_e, n_out)
+    regularizers: tuple[Regularizer, ...]
+    callbacks: list
+    rng: np.random.Generator
+    fused_epoch: fast.FusedEpoch | None
+    reason: str  # why the fused epoch is not used ("" if it is)
+    x_bound: float  # max |x| over the training inputs (0 without the fused epoch)
+    blas_threads: int | None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def x_rows(self) -> NDArray:
+        return self.X.T  # the examples as rows (N, n_in), without copying
+
+    @property
+    def evaluation_size(self) -> int:
+        return 0 if self.evaluation is None else self.evaluation[0].shape[1]
+
+
+def plan_run(
+    net, training_data, optimizer, epochs, mini_batch_size, cost, evaluation_data, rng, blas_threads, schedule,
+    callbacks, regularization, fused,
+) -> Plan:
+    """Check every argument of `train`, in the order the errors are reported, before any parameter changes."""
+    cost = QuadraticCost() if cost is None else cost
+    check_cost_fits(net, cost)
+    epochs = check_count("train", "epochs", epochs, 0)
+    X, y = unpack(training_data, "train: training_data")
+    X = check_inputs(X, "train")
+    n = X.shape[1]
+    n_out = output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
+    m = check_mini_batch_size(mini_batch_size, n)
+    if blas_threads is not None:
+        blas_threads = check_count("train", "blas_threads", blas_threads, 1)
+    dtype = optimizer.parameters[0].data.dtype
+    rows = target_rows(y, n, n_out, dtype, "train")
+    evaluation = None
+    if evaluation_data is not None:
+        Xe, ye = unpack(evaluation_data, "train: evaluation_data")
+        Xe = check_inputs(Xe, "train: evaluation_data")
+        output_size(net, Xe, "train: evaluation_data")  # checks the feature count now, not after the first epoch
+        evaluation = (Xe, target_rows(ye, Xe.shape[1], n_out, dtype, "train: evaluation_data"))
+    regularizers = regularizers_of(regularization)
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"train: schedule must be callable as schedule(epoch, history), got {schedule!r}")
+    if schedule is not None and not hasattr(optimizer, "eta"):
+        raise TypeError(f"train: a schedule sets optimizer.eta, but {optimizer!r} has no attribute eta")
+    callbacks = list(callbacks)
+    rng = as_generator(rng)
+    fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers) if fused is not False else (None, "fused=False")
+    if fused and fused_epoch is None:
+        raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
+    x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
+    return Plan(
+        cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound, blas_threads
+    )
+
+
+def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:
+    """Return ``regularization`` (``None``, one `Regularizer` or several) as a tuple of regularisers."""
+    if regularization is None:
+        return ()
+    items = (regularization,) if isinstance(regularization, Regularizer) else tuple(regularization)  # type: ignore[arg-type]
+    for item in items:
+        if not isinstance(item, Regularizer):
+            raise TypeError(f"train: regularization must hold Regularizer objects (L2, L1, WeightDecay), got {item!r}")
+    return items
+
+
+def check_cost_fits(net: Module, cost: Cost) -> None:
+    """Refuse a cost of z after an output activation: the activation would be applied twice."""
+    if getattr(cost, "takes", "a") != "z":
+        return
+    last = net
+    while isinstance(last, Sequential):  # the last module of nested chains
+        last = last.layers[-1]
+    if isinstance(last, (Sigmoid, Softmax, Tanh, ReLU)):
+        name = type(last).__name__
+        raise ValueError(
+            f"train: {cost!r} takes the weighted input z of a final Dense, but the network ends in {name}: "
+            f"remove the final {name} (the cost applies its own activation), or use a cost of a "
+            "such as CrossEntropyCost or LogLikelihoodCost"
+        )
