@@ -61,6 +61,7 @@ RUN_EXAMPLES = (
     "howto_save_load",
     "howto_rows",
     "howto_chapter3",
+    "howto_chapter3_more",
     "howto_optimizers",
     "howto_own_digit",
     "not_chains",

@@ -105,7 +105,7 @@ def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:
     items = (regularization,) if isinstance(regularization, Regularizer) else tuple(regularization)  # type: ignore[arg-type]
     for item in items:
         if not isinstance(item, Regularizer):
-            raise TypeError(f"train: regularization must hold Regularizer objects (L2, WeightDecay), got {item!r}")
+            raise TypeError(f"train: regularization must hold Regularizer objects (L2, L1, WeightDecay), got {item!r}")
     return items
 
 

@@ -21,7 +21,7 @@ transpose of a row-per-example array (``rows.T``, which is what
 Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
 and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
 validation accuracy stalls" and early stopping are ready-made), and
-``regularization`` (`minibp.regularization`: L2 as in chapter 3, or decoupled
+``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or decoupled
 weight decay). Its `History` holds network2's four monitors.
 """
 
@@ -45,7 +45,7 @@ from .errors import DivergedError, NonFiniteError
 from .history import History
 from .module import Module, evaluation_mode
 from .optim import Optimizer
-from .regularization import L2, Regularizer
+from .regularization import L1, L2, Regularizer
 
 __all__ = ["History", "train", "evaluate", "accuracy", "predict"]
 
@@ -177,7 +177,7 @@ def train(
             (``True`` stops) and ``on_train_end(history, net, optimizer)``; see
             `minibp.callbacks`.
         regularization: one or more `minibp.regularization.Regularizer`
-            (`L2`, `WeightDecay`) applied at every step.
+            (`L2`, `L1`, `WeightDecay`) applied at every step.
         monitor_training: also record the cost and accuracy on the whole
             training set after each epoch (network2's training monitors; one
             more pass over the data).
@@ -297,11 +297,14 @@ def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
     network2 scales the L2 term by the size $N$ of the set being evaluated,
     $\frac{\lambda}{2N}\sum_w w^2$, not by the training-set $n$ of the
     gradient: an `L2`'s ``penalty()``, $\frac{\lambda}{2n}\sum_w w^2$, is
-    rescaled by $n/N$. Other regularisers add their ``penalty()`` as it is.
+    rescaled by $n/N$, and an `L1`'s, $\frac{\lambda}{n}\sum_w |w|$, likewise
+    becomes $\frac{\lambda}{N}\sum_w |w|$. Other regularisers add their
+    ``penalty()`` as it is.
     """
     total = 0.0
     for r in regularizers:
-        total += r.penalty() * (r.n / n_evaluated) if isinstance(r, L2) else r.penalty()  # lambda/(2N) sum_w w^2
+        # lambda/(2N) sum_w w^2 and lambda/N sum_w |w|
+        total += r.penalty() * (r.n / n_evaluated) if isinstance(r, (L1, L2)) else r.penalty()
     return total
 
 

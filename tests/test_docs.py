@@ -202,6 +202,21 @@ def test_howto_chapter3(capsys):
     assert min(history.eta) < 0.5  # the schedule halved eta at least once, as the page shows
 
 
+def test_howto_chapter3_more(capsys):
+    """The claims of the guide's L1 and expanded-data sections about what they print."""
+    l1, expanded = example("howto_chapter3_more").main()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6  # the page shows lines 1-2 after the L1 block and 3-6 after the expand block
+    small = [float(re.search(r", (\d+)% of the first layer's", line).group(1)) for line in lines[:2]]
+    largest = [float(line.rsplit(" ", 1)[1]) for line in lines[:2]]
+    assert lines[0].startswith("L2: ") and lines[1].startswith("L1: ")
+    assert small[1] > 2 * small[0] and largest[1] > largest[0]  # L1: many weights near 0, a few large ones
+    assert all(0.8 < value <= 1.0 for value in l1.values())
+    assert lines[2] == "(784, 1000) -> (784, 5000), labels (1000,) -> (5000,)"
+    assert lines[3] == "the first block is the digits themselves: True"
+    assert expanded["expanded to 5,000, 10 epochs"] > expanded["1,000 digits, 50 epochs"]  # as the page says
+
+
 def test_howto_optimizers(capsys):
     accuracy = example("howto_optimizers").main()
     assert set(accuracy) == {
