@@ -7,6 +7,10 @@ returns $\partial C/\partial(\text{input})$, so gradients add up until ``zero_gr
 ``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter and every attribute
 holding a `Module` (or a list of them) is a child: nothing needs registering. Updating parameters is
 an optimizer's job.
+
+**Checks at the edges.** ``module(x)`` checks the batch once (`Module.__call__`) and containers check
+each gradient a child is given or returns, naming the child: ``forward`` and ``backward`` hold only the
+mathematics. Calling ``forward`` or ``backward`` directly skips those checks, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from ._checks import T, as_batch
 from .errors import ShapeError
 
-__all__ = ["Parameter", "Module", "evaluation_mode"]
+__all__ = ["Parameter", "Module", "evaluation_mode", "saved"]
 
 
 class Parameter:
@@ -110,7 +115,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, x: NDArray) -> NDArray:
-        return self.forward(x)
+        """Return ``forward(x)`` for ``x`` checked as a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
+        names the module otherwise): ``n`` is the module's ``n_in`` if it has one; ``x`` is converted to the
+        dtype of the module's own parameters if it has any, else integers become float64."""
+        dtype = next((v.data.dtype for v in vars(self).values() if isinstance(v, Parameter)), None)
+        return self.forward(as_batch(x, self, getattr(self, "n_in", None), dtype))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""
@@ -190,6 +199,13 @@ class Module:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def saved(module: object, value: T | None) -> T:
+    """Return ``value``, kept by ``module.forward`` for ``backward``; `RuntimeError` if ``None`` (no forward yet)."""
+    if value is None:
+        raise RuntimeError(f"{module!r}: backward called before forward")
+    return value
 
 
 @contextlib.contextmanager

@@ -427,7 +427,6 @@ def train(
     callbacks = list(callbacks)
     rng = as_generator(rng)
     x_rows = X.T  # the examples as rows (N, n_in), without copying
-    step = _step_with(optimizer, regularizers)
     fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers) if fused is not False else (None, "fused=False")
     if fused and fused_epoch is None:
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
@@ -461,7 +460,7 @@ def train(
                     if fused_epoch is not None:
                         total_cost = fused_epoch.run(j, x_rows, target_rows, batches, optimizer.eta, x_bound)  # type: ignore[attr-defined]
                     else:
-                        total_cost = _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches)
+                        total_cost = _run_epoch(j, net, cost, optimizer, regularizers, x_rows, target_rows, batches)
             finally:
                 net.zero_grad()  # both paths leave every gradient zeroed
                 optimizer.zero_grad()
@@ -539,23 +538,6 @@ def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
     return total
 
 
-def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> Callable[[], None]:
-    """Return the function that makes one step: ``optimizer.step``, with the regularisers' hooks around it."""
-    if not regularizers:
-        return optimizer.step
-
-    def step() -> None:
-        for r in regularizers:
-            r.add_gradient()  # L2: dC/dw += (lambda/n) w
-        optimizer.check_update(optimizer.check_gradients())  # raises before anything changes
-        eta = getattr(optimizer, "eta", 0.0)
-        for r in regularizers:
-            r.before_update(eta)  # weight decay: w -> (1 - eta wd) w
-        optimizer.update()
-
-    return step
-
-
 _controller: ThreadpoolController | None = None
 
 
@@ -622,20 +604,20 @@ class _Batches:
                 self.bar.update(1)  # type: ignore[attr-defined]
 
 
-def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches) -> float:
+def _run_epoch(j, net, cost, optimizer, regularizers, x_rows, target_rows, batches) -> float:
     """One epoch through the modules: forward, cost, backward, step per mini-batch; returns the summed cost."""
     total_cost = 0.0
     for k, idx in enumerate(batches):
         x = x_rows.take(idx, axis=0).T  # (n_in, m), one contiguous column per example
         y = target_rows.take(idx, axis=0).T
-        a = net.forward(x)
-        c = cost.forward(a, y)
+        a = net(x)
+        c = cost(a, y)
         if not math.isfinite(c):
             raise DivergedError.at(j, k, f"the cost is {c}", getattr(optimizer, "eta", "?"))
         optimizer.zero_grad()
         net.backward(cost.backward())
         try:
-            step()
+            optimizer.step(regularizers=regularizers) if regularizers else optimizer.step()  # a wrapped step too
         except NonFiniteError as err:
             raise DivergedError.at(j, k, str(err), getattr(optimizer, "eta", "?")) from err
         total_cost += c * len(idx)
