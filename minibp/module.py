@@ -4,9 +4,8 @@ A module maps a mini-batch to a mini-batch; examples are **columns**, so an inpu
 ``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$. ``forward(x)`` computes the output and
 keeps what ``backward`` needs; ``backward(grad_output)`` **adds** into each parameter's ``grad`` and
 returns $\partial C/\partial(\text{input})$, so gradients add up until ``zero_grad()`` sets every
-``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter and every attribute
-holding a `Module` (or a list of them) is a child: nothing needs registering. Updating parameters is
-an optimizer's job.
+``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter, every attribute holding
+a `Module` (or a list of them) a child: nothing needs registering. Updating parameters is an optimizer's job.
 
 **Checks at the edges.** ``module(x)`` checks the batch once (`Module.__call__`) and containers check
 each gradient a child is given or returns, naming the child: ``forward`` and ``backward`` hold only the
@@ -115,11 +114,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, x: NDArray) -> NDArray:
-        """Return ``forward(x)`` for ``x`` checked as a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
-        names the module otherwise): ``n`` is the module's ``n_in`` if it has one; ``x`` is converted to the
-        dtype of the module's own parameters if it has any, else integers become float64."""
+        """Return ``forward(x)``, ``x`` checked: a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
+        names the module); with ``n_in``, ``n = n_in`` and ``x`` in the parameters' dtype (else ints become float64)."""
+        if getattr(self, "n_in", None) is None:
+            return self.forward(as_batch(x, self))
         dtype = next((v.data.dtype for v in vars(self).values() if isinstance(v, Parameter)), None)
-        return self.forward(as_batch(x, self, getattr(self, "n_in", None), dtype))
+        return self.forward(as_batch(x, self, self.n_in, dtype))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""

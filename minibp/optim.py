@@ -143,10 +143,11 @@ class _Guard:
                     )
         self.arrays = [p.data for p in params] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
         self.counters = {c: getattr(optimizer, c) for c in optimizer.counters}
-        sources, self.copies = optimizer.__dict__.get("_step_copies", ([], []))
+        sources, self.copies, self.dtypes = optimizer.__dict__.get("_step_copies", ([], [], set()))
         if len(sources) != len(self.arrays) or not all(map(operator.is_, sources, self.arrays)):
             self.copies = [np.empty_like(a) for a in self.arrays]  # held with their sources: ids stay unique
-            object.__setattr__(optimizer, "_step_copies", (list(self.arrays), self.copies))
+            self.dtypes = {a.dtype for a in self.arrays}
+            object.__setattr__(optimizer, "_step_copies", (list(self.arrays), self.copies, self.dtypes))
         for copy, array in zip(self.copies, self.arrays):
             np.copyto(copy, array)
 
@@ -162,7 +163,7 @@ class _Guard:
 
     def check(self) -> None:
         """Undo the step and raise `NonFiniteError` naming a parameter or buffer left non-finite or too large."""
-        bound = min(limit(x.dtype) for x in self.arrays)
+        bound = min([limit(dtype) for dtype in self.dtypes])
         if sum([float(np.vdot(x, x)) for x in self.arrays]) < bound * bound:  # bound * bound: inf for float64
             return
         for k, x in enumerate(self.arrays):

@@ -39,7 +39,7 @@ class Sequential(Module):
         """Feed ``x`` ``(n_in, m)`` forward through every module (eq. 17, layer by layer); return ``(n_out, m)``."""
         self.shapes, shapes = None, []  # until every module has run
         for module in self.layers:
-            shapes.append(np.shape(x))
+            shapes.append(x.shape if isinstance(x, np.ndarray) else np.shape(x))
             x = module(x)  # checks x for the module: a 2-D real batch, its n_in, its dtype
         self.shapes = [*shapes, np.shape(x)]
         return x
