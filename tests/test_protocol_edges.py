@@ -165,3 +165,13 @@ def test_the_built_in_layers_read_like_the_tutorials():
     assert _statements(bp.Dense.forward) + _statements(bp.Dense.backward) <= 6
     for cls in (bp.Sigmoid, bp.Tanh):
         assert _statements(cls.__init__) + _statements(cls.forward) + _statements(cls.backward) <= 5, cls
+
+
+def test_the_library_calls_modules_through_their_checks():
+    """train, summary and the probes call net(x), so a bare layer's wrong input is still a ShapeError."""
+    layer = bp.Dense(4, 2, rng=0)
+    with pytest.raises(bp.ShapeError, match=r"does not fit the network: Dense\(4, 2\) expected input of shape"):
+        bp.train(layer, (np.ones((3, 20)), np.zeros((2, 20))), optimizer=bp.SGD(layer.parameters(), eta=1.0),
+                 epochs=1, mini_batch_size=5, verbose=False)  # fmt: skip
+    net32 = bp.Sequential(Scale(4), Tanh())
+    assert "(4, m)" in bp.summary(net32, 4)  # through Scale(4)(x): checked, in float32
