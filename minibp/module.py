@@ -116,10 +116,10 @@ class Module:
     def __call__(self, x: NDArray) -> NDArray:
         """Return ``forward(x)``, ``x`` checked: a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
         names the module); with ``n_in``, ``n = n_in`` and ``x`` in the parameters' dtype (else ints become float64)."""
-        if getattr(self, "n_in", None) is None:
+        if (n_in := getattr(self, "n_in", None)) is None:
             return self.forward(as_batch(x, self))
         dtype = next((v.data.dtype for v in vars(self).values() if isinstance(v, Parameter)), None)
-        return self.forward(as_batch(x, self, self.n_in, dtype))
+        return self.forward(as_batch(x, self, n_in, dtype))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""
