@@ -8,7 +8,7 @@ once (`minibp.train.train`, `minibp.train.evaluate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeGuard, TypeVar
@@ -21,32 +21,46 @@ from .errors import HyperparameterError, NestingError, NonFiniteError, ShapeErro
 T = TypeVar("T")  # for small generic helpers, here and in the modules that import these checks
 
 
-def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) -> NDArray:
-    """Return ``x`` as a real ``(n, m)`` array of ``dtype``, or raise naming ``owner`` (a module)."""
+def as_batch(x: object, owner: object, n: object = None, dtype: np.dtype | None = None) -> NDArray:
+    """Return ``x`` as a real ``(n, m)`` batch with ``m >= 1``, or raise naming ``owner`` (a module).
+
+    ``n`` that is not an integer (``None``) accepts any number of rows. The result has ``dtype``; with
+    ``dtype=None`` a float array keeps its own and integers and booleans become float64.
+    """
+    if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] and (n is None or x.shape[0] == n):
+        if x.dtype == dtype if dtype is not None else x.dtype.kind == "f":
+            return x  # the common case: nothing to convert
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        n = None
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] != n or x.shape[1] == 0:
+    if x.ndim != 2 or x.shape[1] == 0 or (n is not None and x.shape[0] != n):
         hint = ""
         if x.ndim == 1:
             hint = " (a single example must be a column: use x.reshape(-1, 1))"
-        elif x.ndim == 2 and x.shape[1] == n:
-            hint = " (examples are columns: did you pass rows? use x.T)"
         elif x.ndim == 2 and x.shape[1] == 0:
             hint = " (an empty mini-batch: m must be at least 1)"
-        raise ShapeError(f"{owner!r} expected input of shape ({n}, m), got {x.shape}{hint}")
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
-    if dtype is not None and x.dtype != dtype:
-        x = x.astype(dtype)
+        elif x.ndim == 2 and x.shape[1] == n:
+            hint = " (examples are columns: did you pass rows? use x.T)"
+        raise ShapeError(f"{owner!r} expected input of shape ({'n' if n is None else n}, m), got {x.shape}{hint}")
+    if x.dtype != dtype:
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
+        if dtype is not None:
+            x = x.astype(dtype)
+        elif x.dtype.kind != "f":
+            x = x.astype(np.float64)
     return x
 
 
-def as_float_batch(x: object, owner: object) -> NDArray:
-    """Return ``x`` as a float ``(n, m)`` batch (integers and booleans become float64), or raise naming ``owner``."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
-        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
-    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
+def as_pair(owner: object, a: object, y: object) -> tuple[NDArray, NDArray]:
+    """Return a cost's ``(a, y)`` as real float arrays of one ``(n_L, m)`` shape, or raise naming ``owner``."""
+    a, y = np.asarray(a), np.asarray(y)
+    if a.ndim != 2 or a.shape != y.shape or a.shape[1] == 0:
+        raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m) with m >= 1")
+    if a.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        raise TypeError(f"{owner!r}: a and y must be real numeric arrays, got dtypes {a.dtype} and {y.dtype}")
+    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    return a.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -> NDArray:
@@ -61,38 +75,53 @@ def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -
     return g
 
 
+def check_returned(owner: object, i: int, child: object, grad_input: object, shape: tuple[int, ...]) -> NDArray:
+    """Return what child ``i`` of the container ``owner`` returned from ``backward``, checked against its input's
+    ``shape`` (a sum would broadcast a wrong one silently), or raise naming the child."""
+    g = np.asarray(grad_input)
+    if g.shape != shape:
+        raise ShapeError(
+            f"{type(owner).__name__}: module {i} ({child!r}).backward returned a gradient of shape {g.shape}, "
+            f"expected the shape of its input {shape}"
+        )
+    if g.dtype.kind != "f":
+        if g.dtype.kind not in "iub":
+            raise TypeError(
+                f"{type(owner).__name__}: module {i} ({child!r}).backward returned dtype {g.dtype}, not real numbers"
+            )
+        g = g.astype(np.float64)
+    return g
+
+
 def all_finite(x: NDArray) -> bool:
     """Whether ``x`` holds no NaN or infinity."""
     return bool(np.isfinite(x).all())
 
 
-def magnitude(x: NDArray) -> float:
-    """An upper bound on ``max |x|``: the 2-norm, else the exact maximum; NaN or infinity if ``x`` holds them."""
-    square = float(np.vdot(x, x))  # one BLAS pass, no temporary, no warning on overflow
-    if math.isfinite(square):
-        return math.sqrt(square)
-    return float(np.abs(x).max())
+HEADROOM = 0.5
+"""The fraction of its dtype's largest value that no parameter or optimizer state may reach.
+
+A step that would leave a value at or beyond ``HEADROOM * np.finfo(dtype).max`` (float32: 1.7e38,
+float64: 9.0e307) is refused, on the module path (`minibp.optim.Optimizer.step`) and on the fused
+one (`minibp.fast`) alike, so the next forward pass still has room to add and multiply.
+"""
 
 
-def check_step(owner: object, what: str, x: NDArray, change: float, exact: Callable[[], float] | None = None) -> None:
-    """Raise `NonFiniteError` unless adding at most ``change`` to every entry of ``x`` keeps it far from overflow.
+def limit(dtype: np.dtype) -> float:
+    """The largest magnitude a parameter or an optimizer's state of ``dtype`` may reach: see `HEADROOM`."""
+    return float(np.finfo(dtype).max) * HEADROOM
 
-    ``exact()``, if given, is the exact largest change, tried when the bound on ``max |x|`` is too loose.
+
+def within_limit(x: NDArray) -> bool:
+    """Whether every entry of the float array ``x`` is finite and below `limit` in magnitude.
+
+    One BLAS pass in the common case: $\\sqrt{x \\cdot x} \\ge \\max|x|$, and NaN or infinity make
+    $x \\cdot x$ NaN or infinite. Only when that bound is not below the limit is the exact maximum computed.
     """
-    limit = float(np.finfo(x.dtype).max) / 2
-    if magnitude(x) + change < limit:
-        return
-    if exact is not None and x.size and float(np.abs(x).max()) + exact() < limit:
-        return
-    raise NonFiniteError(
-        f"{type(owner).__name__}.step: the update of {what} {x.shape} would overflow (changes up to {change:.3g}); "
-        "no parameter was changed"
-    )
-
-
-def max_change(scale: float, x: NDArray) -> Callable[[], float]:
-    """Return a function computing ``scale * max |x|``: `check_step`'s ``exact``, run only if it is needed."""
-    return lambda: scale * float(np.abs(x).max())
+    bound = limit(x.dtype)
+    if float(np.vdot(x, x)) < bound * bound:  # Python floats: for float64, bound * bound is inf (any finite sum)
+        return True
+    return bool(x.size == 0 or np.abs(x).max() < bound)  # NaN compares False
 
 
 MAX_DEPTH = 64

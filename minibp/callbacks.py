@@ -344,8 +344,8 @@ class LearningSpeed(Callback):
                     p.zero_grad()
                 for start in range(0, n, _PROBE_CHUNK):
                     x = self.X[:, start : start + _PROBE_CHUNK]
-                    a = net.forward(x)
-                    self.cost.forward(a, self._targets(start, x.shape[1], a))
+                    a = net(x)
+                    self.cost(a, self._targets(start, x.shape[1], a))
                     for k, (_, sigmoid) in enumerate(layers):
                         if sigmoid is not None and sigmoid.a is not None:
                             s = sigmoid.a

@@ -477,7 +477,7 @@ def plot_confusion(net: Module, X: NDArray, y: NDArray, *, path: str | os.PathLi
     guesses = predict(net, X)  # checks X: (n_in, N), finite, fits the network
     labels = _labels(y, X.shape[1], what)
     with evaluation_mode(net), np.errstate(all="ignore"):
-        n_out = int(np.shape(net.forward(X[:, :1]))[0])
+        n_out = int(np.shape(net(X[:, :1]))[0])
     k = max(n_out, int(labels.max()) + 1, int(guesses.max()) + 1)
     counts = np.zeros((k, k), dtype=np.int64)
     np.add.at(counts, (labels, guesses), 1)

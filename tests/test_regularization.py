@@ -106,10 +106,7 @@ def test_same_steps_as_torch(row, rng):
         grads = [rng.standard_normal(p.shape) for p in net.parameters()]
         for p, g in zip(net.parameters(), grads):
             p.grad = g
-        regularizer.add_gradient()
-        optimizer.check_gradients()
-        regularizer.before_update(optimizer.eta)
-        optimizer.update()
+        optimizer.step(regularizers=[regularizer])
         for t, g in zip([w[0], b[0], w[1], b[1]], grads):
             t.grad = torch.tensor(g)
         topt.step()
