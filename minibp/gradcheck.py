@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_generator, check_distinct
+from ._checks import as_generator, check_network
 from .module import Module
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_gradient"]
@@ -119,7 +119,7 @@ def gradcheck(
         >>> result.ok
         True
     """
-    check_distinct("gradcheck", [("module", module)])  # a module placed twice would overwrite what it saved
+    check_network(module, "gradcheck")
     x = np.array(x, dtype=np.float64)
     rng = as_generator(rng)
     out = module.forward(x.copy())

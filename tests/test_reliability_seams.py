@@ -29,12 +29,24 @@ def _frozen_backward(net):
     layer.backward = lambda grad_output: layer.w.data.T @ grad_output  # passes the gradient on, adds nothing
 
 
+def _halving_step(optimizer):
+    plain_step = optimizer.step
+
+    def step(*args, **kwargs):  # a user's wrapper: half the gradient, then the optimizer's own step
+        for p in optimizer.parameters:
+            p.grad *= 0.5
+        return plain_step(*args, **kwargs)
+
+    optimizer.step = step
+
+
 MOVES = {  # what a callback does after epoch 0, given (net, optimizer, l2)
     "L2.lmbda": lambda net, opt, l2: setattr(l2, "lmbda", 0.5),
     "L2.n": lambda net, opt, l2: setattr(l2, "n", 20),
     "eta": lambda net, opt, l2: setattr(opt, "eta", 0.5),
     "the optimizer's parameters": lambda net, opt, l2: setattr(opt, "parameters", net.parameters()[2:]),
     "a method replaced": lambda net, opt, l2: _frozen_backward(net),
+    "the optimizer's step wrapped": lambda net, opt, l2: _halving_step(opt),
 }
 
 
@@ -75,7 +87,7 @@ def test_what_a_callback_or_schedule_moves_between_epochs_trains_alike_on_both_p
     assert out.startswith("Training with the fused epoch (minibp.fast)")  # the fused path did run epoch 0
     assert_same_parameters(fused_net, module_net, np.float64)
     np.testing.assert_allclose(fused_history.training_cost, module_history.training_cost, rtol=1e-10)
-    if move in ("the optimizer's parameters", "a method replaced"):
+    if move in ("the optimizer's parameters", "a method replaced", "the optimizer's step wrapped"):
         assert "From epoch 1: training with the modules' forward and backward (" in out, out
 
 
@@ -181,7 +193,7 @@ def test_a_module_placed_twice_after_construction_is_refused_by_train(case, fuse
     make, n_out = TWICE[case]
     net = make()
     before = [p.data.copy() for p in net.parameters()]
-    with pytest.raises(ValueError, match=r"(?s)^train: .* is used twice, as net\.\S+ and as net\.\S+; give each place"):
+    with pytest.raises(ValueError, match=r"(?s)^train: .* is used twice, as \S+ and as \S+; give each place"):
         bp.train(net, (X, np.arange(60) % n_out), optimizer=bp.SGD(net.parameters(), eta=0.5), epochs=1,
                  mini_batch_size=5, verbose=False, progress=False, fused=fused)  # fmt: skip
     for p, b in zip(net.parameters(), before):

@@ -24,8 +24,10 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import layers
-from ..errors import ModelFormatError
+from .. import conv, layers
+from .._checks import MAX_DEPTH
+from ..conv import Conv2d
+from ..errors import ModelFormatError, ModelNestingError, NestingError
 from ..layers import Dense
 from ..module import Module
 from ..sequential import Sequential
@@ -35,8 +37,6 @@ __all__ = ["MAX_DEPTH", "register_module", "registered_modules", "module_config"
 
 M = TypeVar("M", bound=type)
 
-MAX_DEPTH = 64
-"""How deeply containers may nest, in a network being saved and in a file being loaded."""
 _REGISTRY: dict[str, type[Module]] = {}
 _CONTAINERS: set[type[Module]] = set()
 
@@ -178,10 +178,10 @@ def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
 
     Raises:
         TypeError: a module is not registered or has no configuration.
-        ValueError: containers are nested more than 64 deep.
+        NestingError: containers are nested more than `MAX_DEPTH` (64) deep.
     """
     if depth > MAX_DEPTH:
-        raise ValueError(f"save: modules nested more than {MAX_DEPTH} deep")
+        raise NestingError(f"save: modules nested more than MAX_DEPTH = {MAX_DEPTH} containers deep")
     node: dict[str, Any] = {"type": _type_name(module), "config": module_config(module)}
     if type(module) in _CONTAINERS:
         node["modules"] = [architecture(child, depth + 1) for child in module.children()]
@@ -191,6 +191,9 @@ def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
     return node
 
 
+_ARGUMENTS = {Dense: {"n_in", "n_out", "dtype"}, Conv2d: {"in_shape", "out_channels", "kernel_size", "dtype"}}
+
+
 def _zeros_init(n_in: int, n_out: int, rng: np.random.Generator, dtype: Any) -> tuple[NDArray, NDArray]:
     return np.zeros((n_out, n_in), dtype=dtype), np.zeros((n_out, 1), dtype=dtype)
 
@@ -198,7 +201,7 @@ def _zeros_init(n_in: int, n_out: int, rng: np.random.Generator, dtype: Any) -> 
 def build(node: object, where: str, depth: int = 0) -> Module:
     """Rebuild a module (parameters not yet loaded) from an architecture node, or raise `ModelFormatError`."""
     if depth > MAX_DEPTH:
-        raise ModelFormatError(f"{where}: modules nested more than {MAX_DEPTH} deep")
+        raise ModelNestingError(f"{where}: modules nested more than MAX_DEPTH = {MAX_DEPTH} containers deep")
     if not isinstance(node, dict) or not isinstance(node.get("type"), str) or not isinstance(node.get("config"), dict):
         raise ModelFormatError(
             f"{where}: expected an object with a string 'type' and an object 'config', got {node!r:.200}"
@@ -223,11 +226,11 @@ def build(node: object, where: str, depth: int = 0) -> Module:
         raise ModelFormatError(f"{where}: {name} cannot have child modules")
     module: Module
     try:
-        if klass is Dense:
-            unexpected = set(config) - {"n_in", "n_out", "dtype"}
+        if klass is Dense or klass is Conv2d:  # zeros, not random numbers: the stored parameters come next
+            unexpected = set(config) - _ARGUMENTS[klass]
             if unexpected:
                 raise TypeError(f"unexpected arguments {sorted(unexpected)}")
-            module = Dense(**config, init=_zeros_init)
+            module = klass(**config, init=_zeros_init)
         elif klass in _CONTAINERS:
             module = klass(*children, **config)
         else:
@@ -245,13 +248,12 @@ def build(node: object, where: str, depth: int = 0) -> Module:
 
 
 def _register_builtins() -> None:
-    """Register minibp's own modules: the containers `Sequential`, `Parallel`, `Residual` and each layer."""
+    """Register minibp's own modules: the containers `Sequential`, `Parallel`, `Residual` and each layer (conv too)."""
     from ..containers import Parallel, Residual
 
     for container in (Sequential, Parallel, Residual):
         register_module(container, container=True)
-    for name in layers.__all__:
-        klass = getattr(layers, name, None)
+    for klass in [getattr(layers, name, None) for name in layers.__all__] + [getattr(conv, n) for n in conv.__all__]:
         if isinstance(klass, type) and issubclass(klass, Module) and klass is not Module:
             register_module(klass)
 
