@@ -20,7 +20,7 @@ lists; everything else it needs, it shows:
 What a page shows as printed is compared line by line with what its notebook prints, except for the
 seconds an epoch took, which `train` prints at the end of each epoch's line
 (`Epoch 3: 452 / 500, cost 0.0921, 0.4 s`) and which differ from run to run: the comparison reads
-them as `... s` on both sides (`masked`). Everything else on the line, the cost included, must match.
+them as `... s` on both sides (`_docs_site.masked`). Everything else on the line, the cost included, must match.
 
 A reader of the MNIST guide has the real files where `MINIBP_DATA` or the user cache says; the
 small ones have the same layout and format, 60 training and 12 test images of noise per data set.
@@ -34,7 +34,7 @@ import re
 import time
 
 import pytest
-from _docs_site import ROOT, built_site, load_path, small_idx_files
+from _docs_site import ROOT, built_site, load_path, masked, small_idx_files
 
 DOCS = ROOT / "docs"
 PAGES = sorted(
@@ -82,14 +82,6 @@ def printed_on_the_page(page: str) -> list[str]:
         output = (DOCS / "examples" / "output" / f"{name}.txt").read_text(encoding="utf-8").splitlines()
         lines += output[int(start or 1) - 1 : int(end) if end else None]
     return lines
-
-
-EPOCH_SECONDS = re.compile(r"(?<=, )\d+\.\d s$")  # an epoch's seconds, at the end of train's line
-
-
-def masked(line: str) -> str:
-    """``line`` with the seconds of an epoch, the one printed number that varies between runs, as ``... s``."""
-    return EPOCH_SECONDS.sub("... s", line) if line.startswith("Epoch ") else line
 
 
 def is_subsequence(expected: list[str], lines: list[str]) -> bool:

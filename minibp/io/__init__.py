@@ -9,7 +9,7 @@ ckpt = bp.io.load_checkpoint("model.npz")          # network, optimizer state, h
 **The file.** A model file is an ordinary numpy ``.npz`` archive (a zip of
 ``.npy`` arrays) that ``np.load(path, allow_pickle=False)`` can open: a JSON
 header ``minibp.json`` (versions, architecture, parameter names, optimizer
-scalars, history, rng state, your metadata), then ``param/<name>`` for each
+scalars, history, rng state, the cost, your metadata), then ``param/<name>`` for each
 parameter and ``optimizer/<key>`` for each array of the optimizer's state.
 `minibp.io.format` describes the layout and its versions; `minibp.io.registry`
 how the architecture is written and which layer types a file may name.

@@ -3,7 +3,7 @@ r"""The model file's layout: an uncompressed ``.npz`` archive, checked entry by 
 | entry | contents |
 |---|---|
 | ``minibp.json`` | UTF-8 JSON in a ``uint8`` array: format and minibp versions, architecture, |
-| | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata |
+| | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata, the cost |
 | ``param/<name>`` | each parameter once, named as ``net.named_parameters()`` does (``param/0.w``, ...) |
 | ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
 
