@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from ._text import as_typed
+from ._text import as_typed, count
 from .history import History
 
 __all__ = ["STUCK_EPOCHS", "EpochReport", "epoch_line"]
@@ -65,9 +65,9 @@ class EpochReport:
         if not self.hinted and self.at_chance(history):
             self.hinted = True
             print(
-                f"The accuracy has stayed at chance (1 in {self.classes}) for {STUCK_EPOCHS} epochs: try another "
-                "learning rate eta (smaller if the cost grows, larger if it barely moves), a smaller initial "
-                "weight (init='scaled'), or a cost that does not saturate (cross-entropy)",
+                f"The accuracy has stayed at chance (1 in {self.classes}) for {count(STUCK_EPOCHS, 'epoch')}: "
+                "try another learning rate eta (smaller if the cost grows, larger if it barely moves), "
+                "a smaller initial weight (init='scaled'), or a cost that does not saturate (cross-entropy)",
                 flush=True,
             )
 
