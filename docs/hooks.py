@@ -4,7 +4,9 @@ Before each build (``on_config``):
 
 * every tutorial script in ``docs/examples/`` that a page shows the output of
   is run, and what it prints is written to ``docs/examples/output/NAME.txt``,
-  which the page includes: the output on the page is what the code printed;
+  which the page includes: the output on the page is what the code printed
+  (a script that needs an optional extra, such as PyTorch, leaves a note
+  saying so where the extra is not installed);
 * the pictures are drawn by ``scripts/make_figures.py`` into
   ``docs/assets/figures/``, and by the scripts in ``FIGURE_EXAMPLES``, which
   are run in an empty folder: the PNG files they save there are moved into
@@ -60,7 +62,12 @@ RUN_EXAMPLES = (
     "howto_optimizers",
     "howto_own_digit",  # reads docs/how-to/digits/, so it runs from the repository root
     "not_chains",
+    "howto_pytorch",
 )
+
+# Scripts that need an optional extra. Where it is not installed, the page shows a note in place of
+# their output (the extra's own tests skip there); the note is replaced once the extra is installed.
+OPTIONAL_EXAMPLES = {"howto_pytorch": ("torch", 'pip install "minibp[torch]"')}
 
 # Scripts that also draw pictures, with the PNG files each saves in its working folder.
 FIGURE_EXAMPLES = {
@@ -118,16 +125,33 @@ def run_example(name: str) -> str:
     return printed
 
 
+def _missing_extra(name: str) -> str | None:
+    """The note to show in place of ``name``'s output if the extra it needs is not installed, else None."""
+    import importlib.util
+
+    if name not in OPTIONAL_EXAMPLES:
+        return None
+    module, install = OPTIONAL_EXAMPLES[name]
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return None
+    except ValueError:  # sys.modules[module] is None: Python's way of marking a module unavailable
+        pass
+    return f"(Not shown: this copy of the site was built without {module}. Run {install} to see it.)\n"
+
+
 def build_outputs() -> None:
     key = _fingerprint(*sorted(EXAMPLES.glob("*.py")))  # examples may import each other
     for name in (*RUN_EXAMPLES, *FIGURE_EXAMPLES):
         stamp = OUTPUT / f".{name}.key"
         out = OUTPUT / f"{name}.txt"
         pictures = [FIGURES / picture for picture in FIGURE_EXAMPLES.get(name, ())]
-        if all(p.is_file() for p in (out, stamp, *pictures)) and stamp.read_text(encoding="ascii") == key:
+        note = _missing_extra(name)
+        name_key = key if note is None else f"{key} without {OPTIONAL_EXAMPLES[name][0]}"
+        if all(p.is_file() for p in (out, stamp, *pictures)) and stamp.read_text(encoding="ascii") == name_key:
             continue
-        _write_if_changed(out, run_example(name))
-        _write_if_changed(stamp, key)
+        _write_if_changed(out, run_example(name) if note is None else note)
+        _write_if_changed(stamp, name_key)
 
 
 def build_figures() -> None:

@@ -12,6 +12,7 @@ bp.train(net, training_data, optimizer=optimizer, epochs=30, mini_batch_size=10)
 from ._version import __version__
 from .callbacks import Callback, EarlyStopping, HalveOnPlateau, LearningSpeed
 from .containers import Parallel, Residual
+from .conv import Conv2d, MaxPool2d
 from .costs import (
     Cost,
     CrossEntropyCost,
@@ -53,6 +54,8 @@ __all__ = [
     "Identity",
     "Softmax",
     "Dropout",
+    "Conv2d",
+    "MaxPool2d",
     "Cost",
     "QuadraticCost",
     "CrossEntropyCost",

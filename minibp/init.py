@@ -1,8 +1,13 @@
-r"""Weight initialisers for `Dense`.
+r"""Weight initialisers for `Dense` and `Conv2d`.
 
 An initialiser is a callable ``init(n_in, n_out, rng, dtype) -> (w, b)``
 returning ``w`` of shape ``(n_out, n_in)`` and ``b`` of shape ``(n_out, 1)``.
-Pass one to `Dense` or `mlp`, by name or as a function of your own.
+Pass one to `Dense`, `mlp` or `Conv2d`, by name or as a function of your own.
+The layer says what $n_{in}$ (the fan-in) and $n_{out}$ are: for `Dense`
+its sizes; for a `Conv2d` with $C$ input channels, $F$ feature maps and
+$k \times k$ filters, $n_{in} = C k^2$ (the inputs one neuron sees) and
+$n_{out} = F$, and the ``(F, C·k·k)`` matrix returned becomes the
+``(F, C, k, k)`` filters.
 
 | name | weights $w$ | biases $b$ | where from |
 |---|---|---|---|
@@ -95,6 +100,25 @@ def initial_parameters(
             f"expected ({n_out}, {n_in}) and ({n_out}, 1)"
         )
     return np.asarray(w, dtype=dtype), np.asarray(b, dtype=dtype)
+
+
+def initial_filters(
+    owner: str,
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int,
+    init: str | Initializer,
+    rng: np.random.Generator,
+    dtype: DTypeLike,
+) -> tuple[NDArray, NDArray]:
+    """Return a convolution's initial ``(w, b)``, shapes ``(F, C, k, k)`` and ``(F, 1)``.
+
+    The initialiser sees a layer of fan-in $n_{in} = C k^2$ and $n_{out} = F$
+    (see `initial_parameters`, whose checks apply).
+    """
+    fan_in = in_channels * kernel_size * kernel_size
+    w, b = initial_parameters(owner, fan_in, out_channels, init, rng, dtype)
+    return w.reshape(out_channels, in_channels, kernel_size, kernel_size), b
 
 
 def _size(owner: str, name: str, value: object) -> int:

@@ -226,6 +226,34 @@ def test_howto_rows_torch_part(capsys):
     assert capsys.readouterr().out.splitlines()[-1].startswith("torch.Size([4000, 784]) torch.float64 ")
 
 
+def test_howto_pytorch_moves_the_network_there_and_back(capsys):
+    torch = pytest.importorskip("torch", reason="the guide needs PyTorch (pip install 'minibp[torch]')")
+    threads = torch.get_num_threads()
+    try:
+        net, model = example("howto_pytorch").main()
+    finally:
+        torch.set_num_threads(threads)  # the guide sets one thread for its small mini-batches
+    out = capsys.readouterr().out
+    difference = float(re.search(r"^largest difference from minibp's output: (\S+)$", out, re.M)[1])
+    assert difference < 1e-10  # float64 products of 784 and 100 terms, summed in another order
+    assert "same predictions: True" in out and "same predictions as PyTorch: True" in out
+    accuracies = [float(a) for a in re.findall(r"validation accuracy (\S+)$", out, re.M)]
+    assert len(accuracies) == 3 and all(0.8 < a <= 1.0 for a in accuracies)
+    assert accuracies[2] == accuracies[1]  # back in minibp, the network PyTorch trained
+    for p, t in zip(net.parameters(), model.parameters(), strict=True):  # copies of PyTorch's trained weights
+        assert p.data.tobytes() == t.detach().numpy().reshape(p.shape).tobytes()
+
+
+def test_a_guide_that_needs_an_extra_shows_a_note_where_it_is_missing(monkeypatch):
+    hooks = load_path("_docs_hooks_extras", DOCS / "hooks.py")
+    assert hooks.OPTIONAL_EXAMPLES["howto_pytorch"][0] == "torch" and "howto_pytorch" in hooks.RUN_EXAMPLES
+    assert hooks._missing_extra("howto_rows") is None
+    monkeypatch.setitem(sys.modules, "torch", None)  # PyTorch marked as not installed
+    note = hooks._missing_extra("howto_pytorch")
+    assert note.startswith("(Not shown: this copy of the site was built without torch.")
+    assert 'pip install "minibp[torch]"' in note
+
+
 def test_howto_mnist_on_small_idx_files(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MINIBP_DATA", str(small_idx_files(tmp_path)))
     example("howto_mnist").main()

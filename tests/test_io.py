@@ -1078,6 +1078,8 @@ BUILTIN_FACTORIES = {
     "Dropout": lambda: bp.layers.Dropout(0.25, rng=0),
     "Parallel": lambda: bp.containers.Parallel(bp.Dense(4, 2, rng=0), bp.Tanh()),
     "Residual": lambda: bp.containers.Residual(bp.Sequential(bp.Dense(4, 4, rng=0), bp.Tanh())),
+    "Conv2d": lambda: bp.Conv2d((1, 2, 2), 3, 2, rng=0),
+    "MaxPool2d": lambda: bp.MaxPool2d((1, 2, 2)),
 }
 
 

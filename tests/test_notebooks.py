@@ -16,6 +16,7 @@ lists; everything else it needs, it shows:
 | how-to/mnist.md | `MINIBP_DATA` names a folder of small IDX files (`_docs_site.small_idx_files`) |
 | how-to/own-digit.md | the working folder is the repository's root: the page reads docs/how-to/digits/ |
 | how-to/rows-and-columns.md | PyTorch is installed (the page is skipped without it) |
+| how-to/continue-in-pytorch.md | PyTorch is installed (the page is skipped without it) |
 
 What a page shows as printed is compared line by line with what its notebook prints, except for the
 seconds an epoch took, which `train` prints at the end of each epoch's line
@@ -43,7 +44,7 @@ PAGES = sorted(
 SECONDS = 120  # the most a page may take
 
 REPOSITORY_ROOT = {"how-to/own-digit.md"}
-NEEDS = {"how-to/rows-and-columns.md": "torch"}
+NEEDS = {"how-to/rows-and-columns.md": "torch", "how-to/continue-in-pytorch.md": "torch"}
 WRITES = {"how-to/save-load.md": ["model.npz", "net.json"], "how-to/vanishing-gradient.md": ["vanishing-gradient.png"]}
 # ipykernel's own shutdown request raises this one (ipykernel 7), in the kernel and not in any cell.
 WARNINGS = "error,ignore::PendingDeprecationWarning:ipykernel.kernelbase"

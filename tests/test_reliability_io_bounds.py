@@ -62,7 +62,7 @@ def saved(net, **kwargs) -> bytes:
 
 
 def _bases() -> list[bytes]:
-    """Small valid files: optimizer arrays, history, rng states (one per bit generator kind), a tied parameter."""
+    """Small valid files: optimizer arrays, history, rng states (one per bit generator), a tie, a convolution."""
     net = bp.Sequential(bp.Dense(3, 4, rng=0), bp.Sigmoid(), bp.layers.Dropout(0.5, rng=1), bp.Dense(4, 2, rng=2))
     momentum = optim.Momentum(net.parameters(), eta=0.1, mu=0.9)
     tied = bp.Sequential(bp.Dense(3, 3, rng=0), bp.Tanh(), bp.Dense(3, 3, rng=1))
@@ -72,6 +72,10 @@ def _bases() -> list[bytes]:
         saved(net, rng=np.random.Generator(np.random.Philox(3))),
         saved(tied, rng=np.random.Generator(np.random.SFC64(4))),
         saved(bp.Sequential(bp.Dense(2, 2, rng=0, dtype=np.float32)), rng=np.random.Generator(np.random.MT19937(5))),
+        saved(
+            bp.Sequential(bp.Conv2d((1, 4, 4), 2, 3, rng=0), bp.MaxPool2d((2, 2, 2)), bp.Dense(2, 2, rng=1)),
+            rng=np.random.default_rng(6),
+        ),
     ]
 
 
@@ -127,7 +131,9 @@ def test_many_dense_layers_matching_stored_shapes_cannot_add_up_past_the_stored_
     header, arrays = entries(saved(bp.Sequential(bp.Dense(20, 20, rng=0))))
     dense = header["architecture"]["modules"][0]
     header["architecture"]["modules"] = [dense] * 40  # 40 layers, each the shape of the one stored
-    refused_cheaply(archive(header, arrays), r"architecture\[1\]: the Dense layers up to here need 6720 bytes")
+    refused_cheaply(
+        archive(header, arrays), r"architecture\[1\]: the Dense and Conv2d layers up to here need 6720 bytes"
+    )
 
 
 PCG = {"bit_generator": "PCG64", "state": {"state": 1, "inc": 1}, "has_uint32": 0, "uinteger": 0}
@@ -164,7 +170,7 @@ def test_an_rng_state_is_checked_against_a_fresh_generators_before_anything_is_a
     refused_cheaply(archive(header, arrays), r"rng state(\[.*\])?: expected")
 
 
-@pytest.mark.parametrize("data", BASES, ids=["PCG64", "Philox", "SFC64", "MT19937"])
+@pytest.mark.parametrize("data", BASES, ids=["PCG64", "Philox", "SFC64", "MT19937", "PCG64 with Conv2d"])
 def test_the_state_of_each_kind_of_bit_generator_still_round_trips(data):
     ckpt, peak, _ = load_measured(data)
     assert rng_state(ckpt.rng) == entries(data)[0]["rng"] and peak <= BUDGET

@@ -47,7 +47,15 @@ BOUNDED = {bp.Sigmoid: (0.0, 1.0), bp.Tanh: (-1.0, 1.0), bp.Softmax: (0.0, 1.0)}
 
 def test_every_parameterless_exported_module_is_checked_here():
     exported = {getattr(bp, n) for n in exported_subclasses(bp.Module)}
-    assert exported - set(ACTIVATIONS) == {bp.Dense, bp.Sequential, bp.Dropout, bp.Parallel, bp.Residual}
+    assert exported - set(ACTIVATIONS) == {
+        bp.Dense,
+        bp.Conv2d,
+        bp.MaxPool2d,
+        bp.Sequential,
+        bp.Dropout,
+        bp.Parallel,
+        bp.Residual,
+    }
 
 
 def extremes(dtype) -> np.ndarray:
@@ -97,6 +105,21 @@ def test_bounded_activations_are_finite_for_any_finite_input(x):
     with strict():
         columns = bp.Softmax()(x).sum(axis=0)
     np.testing.assert_allclose(columns, 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_max_pooling_at_the_ends_of_the_range(dtype):
+    v = extremes(dtype)
+    v = np.concatenate([v, v[: 24 - v.size]])
+    rng = np.random.default_rng(0)
+    for x in [v, rng.permutation(v), v[::-1]]:  # 24 values: six 2x2 windows of a (1, 2, 12) image
+        pool = bp.MaxPool2d((1, 2, 12))
+        with strict():
+            a = pool(x.reshape(24, 1))
+            grad = pool.backward(np.ones_like(a))
+        windows = x.reshape(2, 6, 2).transpose(1, 0, 2).reshape(6, 4)
+        np.testing.assert_array_equal(a[:, 0], windows.max(axis=1))  # exactly the largest, infinities too
+        assert grad.dtype == dtype and np.isfinite(grad).all() and grad.sum() == 6  # one input per window
 
 
 @pytest.mark.parametrize("p", [0.0, 0.5, 0.9])

@@ -12,6 +12,8 @@ FACTORIES = {
     "Dropout": lambda: bp.layers.Dropout(0.4, rng=0),
     "Parallel": lambda: bp.containers.Parallel(bp.Dense(4, 2, rng=0), bp.Sequential(bp.Dense(4, 3, rng=1), bp.Tanh())),
     "Residual": lambda: bp.containers.Residual(bp.Sequential(bp.Dense(4, 4, rng=0), bp.Tanh())),
+    "Conv2d": lambda: bp.Conv2d((1, 2, 2), 3, 2, rng=0),
+    "MaxPool2d": lambda: bp.MaxPool2d((1, 2, 2)),
 }
 
 CHECKS = [

@@ -24,7 +24,8 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .. import layers
+from .. import conv, layers
+from ..conv import Conv2d
 from ..errors import ModelFormatError
 from ..layers import Dense
 from ..module import Module
@@ -191,6 +192,9 @@ def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
     return node
 
 
+_ARGUMENTS = {Dense: {"n_in", "n_out", "dtype"}, Conv2d: {"in_shape", "out_channels", "kernel_size", "dtype"}}
+
+
 def _zeros_init(n_in: int, n_out: int, rng: np.random.Generator, dtype: Any) -> tuple[NDArray, NDArray]:
     return np.zeros((n_out, n_in), dtype=dtype), np.zeros((n_out, 1), dtype=dtype)
 
@@ -223,11 +227,11 @@ def build(node: object, where: str, depth: int = 0) -> Module:
         raise ModelFormatError(f"{where}: {name} cannot have child modules")
     module: Module
     try:
-        if klass is Dense:
-            unexpected = set(config) - {"n_in", "n_out", "dtype"}
+        if klass is Dense or klass is Conv2d:  # zeros, not random numbers: the stored parameters come next
+            unexpected = set(config) - _ARGUMENTS[klass]
             if unexpected:
                 raise TypeError(f"unexpected arguments {sorted(unexpected)}")
-            module = Dense(**config, init=_zeros_init)
+            module = klass(**config, init=_zeros_init)
         elif klass in _CONTAINERS:
             module = klass(*children, **config)
         else:
@@ -245,13 +249,12 @@ def build(node: object, where: str, depth: int = 0) -> Module:
 
 
 def _register_builtins() -> None:
-    """Register minibp's own modules: the containers `Sequential`, `Parallel`, `Residual` and each layer."""
+    """Register minibp's own modules: the containers `Sequential`, `Parallel`, `Residual` and each layer (conv too)."""
     from ..containers import Parallel, Residual
 
     for container in (Sequential, Parallel, Residual):
         register_module(container, container=True)
-    for name in layers.__all__:
-        klass = getattr(layers, name, None)
+    for klass in [getattr(layers, name, None) for name in layers.__all__] + [getattr(conv, n) for n in conv.__all__]:
         if isinstance(klass, type) and issubclass(klass, Module) and klass is not Module:
             register_module(klass)
 
