@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     """Run 'minibp predict' on checked arguments; return the exit status."""
     from ..data.digit import image_to_column
     from ..data.targets import classes
+    from ..errors import NonFiniteError
     from ..io import load_checkpoint
 
     ckpt = load_checkpoint(args.model)
@@ -66,7 +67,11 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.images:
         try:
-            a = outputs(image_to_column(path))[:, 0]
+            x = image_to_column(path)
+            try:
+                a = outputs(x)[:, 0]
+            except NonFiniteError:
+                raise NonFiniteError(f"the model's output for {path!r} is not finite (NaN or infinity)") from None
         except (MinibpError, ValueError, OSError) as err:  # this image fails; the others are still predicted
             message = describe(err)
             message = message if path in message else f"{show(path)}: {message}"  # say which image, once
