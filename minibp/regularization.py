@@ -195,7 +195,7 @@ class L1(Regularizer):
             p.grad += scale * np.sign(p.data)  # eq. 96: dC/dw = dC0/dw + (lambda/n) sgn(w)
 
     def __repr__(self) -> str:
-        return f"L1(lmbda={self.lmbda}, n={self.n})"
+        return f"L1(lmbda={as_typed(self.lmbda)}, n={self.n})"
 
 
 class WeightDecay(Regularizer):
