@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 
+from .._text import as_typed, count
 from ._args import ParserSettings, input_problem, printable
 
 
@@ -39,16 +40,18 @@ def run(args: argparse.Namespace) -> int:
     else:  # no module fixes the number of inputs: no shapes to show
         total = sum(p.data.size for p in ckpt.net.parameters())
         _say(f"{ckpt.net!r}\nInput: any number of features; total parameters: {total:,}")
+    if ckpt.cost is not None:
+        _say(f"Cost: {printable(ckpt.cost)}")
     if ckpt.optimizer_state is not None:
         settings = ", ".join(
-            f"{printable(k)} = {printable(v)}"
+            f"{printable(k)} = {as_typed(v) if isinstance(v, float) else printable(v)}"
             for k, v in ckpt.optimizer_state.items()
             if k != "type" and isinstance(v, (int, float, str))
         )
         _say(f"Optimizer: {printable(ckpt.optimizer_state.get('type', '?'))} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
-        line = f"Trained {len(epochs)} epochs"
+        line = f"Trained {count(len(epochs), 'epoch')}"
         accuracy = accuracies[-1] if isinstance(accuracies, list) and accuracies else None
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy):
             line += f"; last evaluation accuracy {accuracy:.2%}"
