@@ -70,6 +70,7 @@ RUN_EXAMPLES = (
     "howto_own_digit",
     "not_chains",
     "howto_pytorch",
+    "howto_ladder",
 )
 
 # Scripts that need an optional extra. Where it is not installed, the page shows a note in place of
@@ -79,6 +80,7 @@ OPTIONAL_EXAMPLES = {"howto_pytorch": ("torch", 'pip install "minibp[torch]"')}
 # Scripts that also draw pictures, with the PNG files each saves in its working folder.
 FIGURE_EXAMPLES = {
     "howto_vanishing": ("vanishing-gradient.png",),
+    "conv_backprop": ("conv-filters.png",),
 }
 
 

@@ -27,6 +27,8 @@ through `minibp._files.atomic_write`; the format follows the suffix:
 - `plot_weights`: the weights into each neuron of a `Dense` layer, row $j$ of
   $w$ (shape $(n_{out}, n_{in})$) drawn as a $\sqrt{n_{in}} \times
   \sqrt{n_{in}}$ image.
+- `plot_filters`: the filters of a `Conv2d` layer, $w_{f,c}$ (shape
+  $(F, C, k, k)$) drawn as one $k \times k$ image per filter and input channel.
 - `plot_confusion`: how often each label was taken for each guess, and the
   share of each label recognised.
 - `plot_speed`: the speed of learning of each layer, $\|\partial C / \partial
@@ -58,6 +60,7 @@ from numpy.typing import NDArray
 
 from ._checks import check_count, check_finite, is_integer
 from ._files import atomic_write
+from .conv import Conv2d
 from .data.targets import classes
 from .errors import DataFormatError, LabelError, ShapeError
 from .layers import Dense
@@ -67,7 +70,15 @@ from .train import predict
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_misclassified", "plot_weights", "plot_confusion", "plot_speed", "load_history"]
+__all__ = [
+    "plot_history",
+    "plot_misclassified",
+    "plot_weights",
+    "plot_filters",
+    "plot_confusion",
+    "plot_speed",
+    "load_history",
+]
 
 INSTALL_HINT = "plotting needs matplotlib: pip install minibp[plot]"
 
@@ -220,6 +231,15 @@ def _dense(net: Module, layer: int, what: str) -> Dense:
     layers = [m for m in net.modules() if isinstance(m, Dense)]
     if not is_integer(layer) or not 0 <= layer < len(layers):
         count = f"{len(layers)} Dense layers, numbered 0 to {len(layers) - 1}" if layers else "no Dense layer"
+        raise ValueError(f"{what}: layer {layer!r}: the network has {count}")
+    return layers[layer]
+
+
+def _conv(net: Module, layer: int, what: str) -> Conv2d:
+    """The ``layer``-th `Conv2d` of ``net``, from 0 in the order of ``net.modules()`` (``net`` itself counts)."""
+    layers = [m for m in net.modules() if isinstance(m, Conv2d)]
+    if not is_integer(layer) or not 0 <= layer < len(layers):
+        count = f"{len(layers)} Conv2d layers, numbered 0 to {len(layers) - 1}" if layers else "no Conv2d layer"
         raise ValueError(f"{what}: layer {layer!r}: the network has {count}")
     return layers[layer]
 
@@ -503,6 +523,89 @@ def plot_weights(
     fig.colorbar(image, ax=axes, shrink=0.8, label="change of weight" if change else "weight")
     into = f"into each neuron of Dense layer {layer} ({side} × {side}, red positive, blue negative)"
     fig.suptitle(f"What training changed in the weights {into}" if change else f"The weights {into}", fontsize=10)
+    return _write(fig, path)
+
+
+def plot_filters(conv: Module, *, layer: int = 0, path: str | os.PathLike | None = None) -> Figure:
+    r"""Draw the filters of a `Conv2d` layer, one small image per filter and input channel.
+
+    Filter $f$ of a layer with $C$ input channels is $C$ arrays
+    $w_{f,c}$ of $k \times k$ weights: the shared weights with which feature
+    map $f$ looks at channel $c$ of each $k \times k$ window
+    ($z_{f,i,j} = b_f + \sum_{c,p,q} w_{f,c,p,q}\, a_{c,\,i+p,\,j+q}$). Each is
+    drawn as an image, red for positive weights, blue for negative ones, on
+    one scale shared by every image and symmetric about 0, so white is 0 and
+    equal colours are equal weights everywhere in the figure. With one input
+    channel (the first layer, on grey images) the filters are laid out ten to
+    a row; with several, filter $f$ is row $f$ and channel $c$ column $c$.
+
+    Args:
+        conv: a `Conv2d` layer, or a network holding one.
+        layer: which `Conv2d` layer, counted from 0 in the order of
+            ``conv.modules()`` (0: the first, the one that sees the pixels; a
+            `Conv2d` passed itself is layer 0).
+        path: where to write the figure (``.png``, ``.svg``, ``.pdf``); ``None`` only returns it.
+
+    Returns:
+        The `matplotlib.figure.Figure`: one axes (and image) per filter and
+        input channel, $F \cdot C$ in all, filter-major, and the colour bar's axes.
+
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed (``pip install minibp[plot]``).
+        ValueError: ``conv`` has no such `Conv2d` layer.
+        NonFiniteError: a weight is NaN or infinite.
+    """
+    what = "plot_filters"
+    w = _conv(conv, layer, what).w.data
+    check_finite(w, f"{what}: the filters of Conv2d layer {layer}")
+    f_out, c_in, k, _ = w.shape
+    limit = float(np.abs(w).max()) or 1.0
+    if c_in == 1:
+        cols = min(10, f_out)
+        rows = -(-f_out // cols)
+        places = [(f // cols, f % cols) for f in range(f_out)]
+    else:
+        rows, cols = f_out, c_in
+        places = [(f, c) for f in range(f_out) for c in range(c_in)]
+    tile = 0.8 if c_in == 1 else 0.45
+    top = 0.9 if c_in == 1 else 1.05  # inches above the grid: the title, and the channel numbers
+    width, height = max(5.0 if c_in == 1 else 6.0, cols * tile + 1.2), rows * tile + top + 0.2
+    fig = _figure(width, height)
+    fig.set_layout_engine("none")  # a constrained layout of hundreds of axes takes minutes; this grid is regular
+    grid = fig.add_gridspec(
+        rows,
+        cols,
+        left=0.6 / width,
+        right=1 - 1.0 / width,
+        bottom=0.2 / height,
+        top=1 - top / height,
+        wspace=0.15,
+        hspace=0.35 if c_in == 1 else 0.15,
+    )
+    axes = []
+    for n, (row, col) in enumerate(places):
+        f, c = divmod(n, c_in)
+        ax = fig.add_subplot(grid[row, col])
+        image = ax.imshow(w[f, c], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if c_in == 1:
+            ax.set_title(str(f), fontsize=8)
+        else:
+            if row == 0:
+                ax.set_title(str(c), fontsize=7)
+            if col == 0:
+                ax.set_ylabel(str(f), fontsize=7, rotation=0, ha="right", va="center")
+        axes.append(ax)
+    bar = fig.add_axes((1 - 0.85 / width, 0.2 / height, 0.15 / width, 1 - (top + 0.2) / height))
+    fig.colorbar(image, cax=bar, label="weight")
+    channels = "" if c_in == 1 else f" over {c_in} input channels"
+    layout = "" if c_in == 1 else "row: filter, column: input channel; "
+    fig.suptitle(
+        f"The {f_out} filters of Conv2d layer {layer}, {k} × {k}{channels}\n"
+        f"{layout}red positive, blue negative, one scale for all",
+        fontsize=10,
+    )
     return _write(fig, path)
 
 

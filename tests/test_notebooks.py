@@ -43,7 +43,11 @@ PAGES = sorted(
 SECONDS = 120  # the most a page may take
 
 NEEDS = {"how-to/rows-and-columns.md": "torch", "how-to/continue-in-pytorch.md": "torch"}
-WRITES = {"how-to/save-load.md": ["model.npz", "net.json"], "how-to/vanishing-gradient.md": ["vanishing-gradient.png"]}
+WRITES = {
+    "how-to/save-load.md": ["model.npz", "net.json"],
+    "how-to/vanishing-gradient.md": ["vanishing-gradient.png"],
+    "tutorials/conv-backprop.md": ["conv-filters.png"],
+}
 # ipykernel's own shutdown request raises this one (ipykernel 7), in the kernel and not in any cell.
 WARNINGS = "error,ignore::PendingDeprecationWarning:ipykernel.kernelbase"
 

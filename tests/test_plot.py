@@ -7,7 +7,15 @@ import pytest
 import minibp as bp
 from minibp import io as bpio
 from minibp.cli import main
-from minibp.plot import load_history, plot_confusion, plot_history, plot_misclassified, plot_speed, plot_weights
+from minibp.plot import (
+    load_history,
+    plot_confusion,
+    plot_filters,
+    plot_history,
+    plot_misclassified,
+    plot_speed,
+    plot_weights,
+)
 
 TRAINING = "training (during the epoch)"
 
@@ -232,6 +240,60 @@ def test_weights_refuses_a_missing_layer_or_a_non_square_one(matplotlib):
         plot_weights(net, relative_to=np.zeros((7, 4)))
 
 
+def filter_images(fig):
+    """The images of a `plot_filters` figure, in the order drawn (the colour bar's axes holds none)."""
+    return [ax.images[0] for ax in fig.axes if ax.images]
+
+
+def test_filters_draws_each_filter_of_a_one_channel_layer_on_one_symmetric_scale(matplotlib):
+    conv = bp.Conv2d((1, 8, 8), 12, 3, rng=0)
+    conv.w.data[3, 0, 1, 2] = 5.0  # the largest weight sets the scale of every image
+    fig = plot_filters(conv)
+    images = filter_images(fig)
+    assert len(images) == 12
+    for f, image in enumerate(images):
+        np.testing.assert_array_equal(image.get_array(), conv.w.data[f, 0])
+        assert image.get_clim() == (-5.0, 5.0)
+    titled = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in titled] == [str(f) for f in range(12)]
+    rows = sorted({round(ax.get_position().y0, 6) for ax in titled})
+    assert len(rows) == 2  # ten to a row
+    conv.w.data[:] = -conv.w.data  # the scale is symmetric about 0 whichever sign is largest
+    assert {image.get_clim() for image in filter_images(plot_filters(conv))} == {(-5.0, 5.0)}
+
+
+def test_filters_of_several_channels_are_a_filter_by_channel_grid(matplotlib):
+    net = bp.Sequential(
+        bp.Conv2d((1, 10, 10), 3, 3, rng=0),
+        bp.ReLU(),
+        bp.Conv2d((3, 8, 8), 4, 5, rng=1),
+    )
+    second = net[2]
+    fig = plot_filters(net, layer=1)
+    titled = [ax for ax in fig.axes if ax.images]
+    assert len(titled) == 4 * 3
+    limit = float(np.abs(second.w.data).max())
+    for n, ax in enumerate(titled):
+        f, c = divmod(n, 3)
+        np.testing.assert_array_equal(ax.images[0].get_array(), second.w.data[f, c])
+        assert ax.images[0].get_clim() == (-limit, limit)
+        assert ax.get_title() == (str(c) if f == 0 else "")
+        assert ax.get_ylabel() == (str(f) if c == 0 else "")
+    assert "4 filters of Conv2d layer 1, 5 × 5 over 3 input channels" in fig._suptitle.get_text()
+    assert len(filter_images(plot_filters(net))) == 3  # layer 0: the first Conv2d, one channel
+
+
+def test_filters_refuses_a_missing_layer_or_non_finite_weights(matplotlib):
+    with pytest.raises(ValueError, match="layer 1: the network has 1 Conv2d layers, numbered 0 to 0"):
+        plot_filters(bp.Conv2d((1, 6, 6), 2, 3, rng=0), layer=1)
+    with pytest.raises(ValueError, match="the network has no Conv2d layer"):
+        plot_filters(bp.mlp([4, 3, 2], rng=0))
+    conv = bp.Conv2d((1, 6, 6), 2, 3, rng=0)
+    conv.w.data[1, 0, 0, 0] = np.nan
+    with pytest.raises(bp.NonFiniteError, match="plot_filters: the filters of Conv2d layer 0"):
+        plot_filters(conv)
+
+
 def test_confusion_counts_every_label_guess_pair(matplotlib):
     net, X, y = small_classifier(classes=5)
     y[y == 3] = 1  # label 3 has no examples: its share is not a number and its bar is empty
@@ -310,12 +372,14 @@ def draw(which, path):
         return plot_misclassified(net, X, y, path=path)
     if which == "weights":
         return plot_weights(net, path=path)
+    if which == "filters":
+        return plot_filters(bp.Conv2d((1, 6, 6), 4, 3, rng=0), path=path)
     if which == "confusion":
         return plot_confusion(net, X, y, path=path)
     return plot_speed(speed_history(), path=path)
 
 
-PLOTS = ["history", "misclassified", "weights", "confusion", "speed"]
+PLOTS = ["history", "misclassified", "weights", "filters", "confusion", "speed"]
 
 
 @pytest.mark.parametrize("which", PLOTS)
