@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 import minibp as bp
+from minibp.module import saved
 
 
 class MaxPool(bp.Module):
@@ -36,12 +37,11 @@ class MaxPool(bp.Module):
         return windows.max(axis=-1).reshape(-1, x.shape[1])  # a_{c,i,j} = max over the window
 
     def backward(self, grad_output):
-        if self.first is None:
-            raise RuntimeError("MaxPool: backward called before forward")
+        first = saved(self, self.first)  # the one "backward before forward" error
         (c, h, w), s, m = self.in_shape, self.s, grad_output.shape[1]
         delta = np.zeros((c, h // s, w // s, m, s * s))
         g = grad_output.reshape(c, h // s, w // s, m, 1)
-        np.put_along_axis(delta, self.first[..., None], g, axis=-1)  # the window's dC/da to its first maximum
+        np.put_along_axis(delta, first[..., None], g, axis=-1)  # the window's dC/da to its first maximum
         return delta.reshape(c, h // s, w // s, m, s, s).transpose(0, 1, 4, 2, 5, 3).reshape(-1, m)
 
 
@@ -72,9 +72,7 @@ class Conv(bp.Module):
         return z.reshape(-1, m)
 
     def backward(self, grad_output):
-        if self.a is None:
-            raise RuntimeError("Conv: backward called before forward")
-        a, k, m = self.a, self.k, grad_output.shape[1]
+        a, k, m = saved(self, self.a), self.k, grad_output.shape[1]
         _, h_out, w_out = self.out_shape
         delta = grad_output.reshape(*self.out_shape, m)  # delta_{f,i,j}(x)
         self.b.grad += delta.sum(axis=(1, 2, 3)).reshape(-1, 1)  # BP3: sum of delta_f over positions and examples
