@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -47,6 +47,8 @@ from .module import Parameter
 
 if TYPE_CHECKING:
     from .regularization import Regularizer
+
+F = TypeVar("F", bound=Callable[..., None])
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
 
@@ -114,19 +116,32 @@ class Optimizer:
         return f"{type(self).__name__}({settings})"
 
 
+def _spreads_non_finite(update: F) -> F:
+    """Mark an ``update`` that leaves a parameter or buffer NaN or infinite wherever a gradient is.
+
+    The step then looks at the gradients only if the check after the update fails, one pass fewer.
+    The mark is on the function: a subclass that overrides ``update`` has its gradients checked first.
+    """
+    update.spreads_non_finite = True  # type: ignore[attr-defined]
+    return update
+
+
 def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> None:
     """`Optimizer.step`: the regularisers, the gradient check, `update` and the guard that can undo it.
 
     Every parameter's ``data`` and every buffer is copied into scratch arrays that live on the optimizer
     from one step to the next (``np.copyto`` into them: nothing is allocated while the arrays stay the
-    same), with the counters. Each check is one BLAS pass per array, $\\sum x \\cdot x$ (NaN or infinite
-    if any entry is, and $\\ge \\max |x|^2$), looking closer only if the sum is not below the limit squared.
+    same), with the counters. The gradients are checked first, or, for an ``update`` marked by
+    `_spreads_non_finite`, only when the check after the update fails. Each check is one BLAS pass per
+    array, $\\sum x \\cdot x$ (NaN or infinite if any entry is, and $\\ge \\max |x|^2$), looking closer
+    only if the sum is not below the limit squared.
     """
     params = optimizer.parameters
     with np.errstate(all="ignore"):
         for r in regularizers:
             r.add_gradient()  # L2: dC/dw += (lambda/n) w
-        if not math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params])):
+        spreads = getattr(optimizer.update, "spreads_non_finite", False)  # see _spreads_non_finite
+        if not (spreads or math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params]))):
             _refuse_gradient(optimizer)
         arrays, copies, dtypes = _scratch(optimizer)
         for copy, array in zip(copies, arrays):
@@ -138,6 +153,7 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
             optimizer.update()
             bound = min([limit(dtype) for dtype in dtypes])  # Python floats: bound * bound is inf for float64
             if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:
+                _refuse_gradient(optimizer)  # a non-finite gradient is named first
                 _check_each(optimizer, arrays)
         except BaseException:
             for copy, array in zip(copies, arrays):
@@ -248,6 +264,7 @@ class SGD(Optimizer):
         super().__init__(parameters)
         self.eta = eta
 
+    @_spreads_non_finite  # w - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply eq. 13–14 to every parameter."""
         for p in self.parameters:
@@ -282,6 +299,7 @@ class Momentum(Optimizer):
         self.eta, self.mu = eta, mu
         self.velocity: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
+    @_spreads_non_finite  # mu v - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -309,6 +327,7 @@ class Nesterov(Momentum):
         mu: the momentum coefficient, $0 \le \mu < 1$.
     """
 
+    @_spreads_non_finite  # mu v - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + \mu v - \eta\nabla C$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -369,6 +388,7 @@ class Adam(Optimizer):
         self.first_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
         self.second_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
+    @_spreads_non_finite  # (1 - beta1) g, beta1 < 1: the first moment is NaN or infinite where g is
     def update(self) -> None:
         """Apply one Adam step to every parameter."""
         self.t += 1
