@@ -53,7 +53,7 @@ def as_batch(x: object, owner: object, n: object = None, dtype: np.dtype | None 
     return x
 
 
-def first_dtype(values: Iterable[Any], kind: type) -> np.dtype | None:
+def first_dtype(values: Iterable[Any], kind: type[Any]) -> np.dtype | None:
     """The ``data`` dtype of the first of ``values`` that is a ``kind`` (a module's `Parameter`), else ``None``."""
     for value in values:
         if isinstance(value, kind):
