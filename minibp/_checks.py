@@ -7,6 +7,7 @@ once (`minibp.train.train`, `minibp.train.evaluate`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -52,8 +53,19 @@ def as_batch(x: object, owner: object, n: object = None, dtype: np.dtype | None 
     return x
 
 
+def first_dtype(values: Iterable[Any], kind: type[Any]) -> np.dtype | None:
+    """The ``data`` dtype of the first of ``values`` that is a ``kind`` (a module's `Parameter`), else ``None``."""
+    for value in values:
+        if isinstance(value, kind):
+            return value.data.dtype
+    return None
+
+
 def as_pair(owner: object, a: object, y: object) -> tuple[NDArray, NDArray]:
     """Return a cost's ``(a, y)`` as real float arrays of one ``(n_L, m)`` shape, or raise naming ``owner``."""
+    if type(a) is np.ndarray and type(y) is np.ndarray and a.ndim == 2 and a.shape == y.shape and a.shape[1]:
+        if a.dtype == y.dtype and a.dtype.kind == "f":
+            return a, y  # the common case: nothing to convert
     a, y = np.asarray(a), np.asarray(y)
     if a.ndim != 2 or a.shape != y.shape or a.shape[1] == 0:
         raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m) with m >= 1")
@@ -65,6 +77,8 @@ def as_pair(owner: object, a: object, y: object) -> tuple[NDArray, NDArray]:
 
 def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -> NDArray:
     """Return ``grad_output`` as a real float array of ``shape``, or raise naming ``owner``."""
+    if type(grad_output) is np.ndarray and grad_output.shape == shape and grad_output.dtype.kind == "f":
+        return grad_output  # the common case: nothing to convert
     g = np.asarray(grad_output)
     if g.shape != shape:
         raise ShapeError(f"{owner!r}.backward expected grad_output of shape {shape}, got {g.shape}")
@@ -78,6 +92,8 @@ def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -
 def check_returned(owner: object, i: int, child: object, grad_input: object, shape: tuple[int, ...]) -> NDArray:
     """Return what child ``i`` of the container ``owner`` returned from ``backward``, checked against its input's
     ``shape`` (a sum would broadcast a wrong one silently), or raise naming the child."""
+    if type(grad_input) is np.ndarray and grad_input.shape == shape and grad_input.dtype.kind == "f":
+        return grad_input  # the common case: nothing to convert
     g = np.asarray(grad_input)
     if g.shape != shape:
         raise ShapeError(
@@ -109,7 +125,12 @@ one (`minibp.fast`) alike, so the next forward pass still has room to add and mu
 
 def limit(dtype: np.dtype) -> float:
     """The largest magnitude a parameter or an optimizer's state of ``dtype`` may reach: see `HEADROOM`."""
-    return float(np.finfo(dtype).max) * HEADROOM
+    return _largest(dtype) * HEADROOM
+
+
+@functools.cache
+def _largest(dtype: np.dtype) -> float:
+    return float(np.finfo(dtype).max)  # np.finfo takes a microsecond even when it has seen the dtype
 
 
 def within_limit(x: NDArray) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import T, as_batch
+from ._checks import T, as_batch, first_dtype
 from .errors import ShapeError
 
 __all__ = ["Parameter", "Module", "evaluation_mode", "saved"]
@@ -116,9 +116,8 @@ class Module:
     def __call__(self, x: NDArray) -> NDArray:
         """Return ``forward(x)``, ``x`` checked: a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
         names the module); with ``n_in``, ``n = n_in`` and ``x`` in the parameters' dtype (else ints become float64)."""
-        if (n_in := getattr(self, "n_in", None)) is None:
-            return self.forward(as_batch(x, self))
-        dtype = next((v.data.dtype for v in vars(self).values() if isinstance(v, Parameter)), None)
+        n_in = getattr(self, "n_in", None)
+        dtype = None if n_in is None else first_dtype(vars(self).values(), Parameter)
         return self.forward(as_batch(x, self, n_in, dtype))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +48,8 @@ from .module import Parameter
 
 if TYPE_CHECKING:
     from .regularization import Regularizer
+
+F = TypeVar("F", bound=Callable[..., None])
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
 
@@ -88,14 +90,7 @@ class Optimizer:
         with this ``eta`` (`WeightDecay`), `update`; every parameter and buffer must then be finite and below
         `minibp._checks.limit`, or (as when anything raises) the step is undone. numpy warns of nothing here.
         """
-        regularizers = tuple(regularizers)
-        with np.errstate(all="ignore"):
-            for r in regularizers:
-                r.add_gradient()  # L2: dC/dw += (lambda/n) w
-            with _Guard(self):  # checks the gradients; undoes the step if it overflows or raises
-                for r in regularizers:
-                    r.before_update(getattr(self, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
-                self.update()
+        _guarded_step(self, tuple(regularizers))
 
     def update(self) -> None:
         """Change every parameter's ``data`` using its ``grad`` (no checks)."""
@@ -122,67 +117,84 @@ class Optimizer:
         return f"{type(self).__name__}({settings})"
 
 
-class _Guard:
-    """The guard around an optimizer's `update`: it can put back everything the update may change.
+def _spreads_non_finite(update: F) -> F:
+    """Mark an ``update`` that leaves a parameter or buffer NaN or infinite wherever a gradient is.
 
-    Built at the start of a step, it checks every gradient, then copies every parameter's ``data``,
-    every buffer and every counter. The array copies live on the optimizer from one step to the next
-    (``np.copyto`` into them: nothing is allocated while the arrays stay the same), and both checks
-    take one BLAS pass per array, $\\sum x \\cdot x$ over all of them, looking closer only if it fails.
+    The step then looks at the gradients only if the check after the update fails, one pass fewer.
+    The mark is on the function: a subclass that overrides ``update`` has its gradients checked first.
     """
+    update.spreads_non_finite = True  # type: ignore[attr-defined]
+    return update
 
-    def __init__(self, optimizer: Optimizer) -> None:
-        self.optimizer, params = optimizer, optimizer.parameters
-        self.owner = type(optimizer).__name__
-        if not math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params])):
-            for i, p in enumerate(params):
-                if not np.isfinite(p.grad).all():
-                    bad = int(np.count_nonzero(~np.isfinite(p.grad)))
-                    raise NonFiniteError(
-                        f"{self.owner}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
-                        "no parameter was changed"
-                    )
-        self.arrays = [p.data for p in params] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
-        self.counters = {c: getattr(optimizer, c) for c in optimizer.counters}
-        sources, self.copies, self.dtypes = optimizer.__dict__.get("_step_copies", ([], [], set()))
-        if len(sources) != len(self.arrays) or not all(map(operator.is_, sources, self.arrays)):
-            self.copies = [np.empty_like(a) for a in self.arrays]  # held with their sources: ids stay unique
-            self.dtypes = {a.dtype for a in self.arrays}
-            object.__setattr__(optimizer, "_step_copies", (list(self.arrays), self.copies, self.dtypes))
-        for copy, array in zip(self.copies, self.arrays):
+
+def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> None:
+    """`Optimizer.step`: the regularisers, the gradient check, `update` and the guard that can undo it.
+
+    Every parameter's ``data`` and every buffer is copied into scratch arrays that live on the optimizer
+    from one step to the next (``np.copyto`` into them: nothing is allocated while the arrays stay the
+    same), with the counters. The gradients are checked first, or, for an ``update`` marked by
+    `_spreads_non_finite`, only when the check after the update fails. Each check is one BLAS pass per
+    array, $\\sum x \\cdot x$ (NaN or infinite if any entry is, and $\\ge \\max |x|^2$), looking closer
+    only if the sum is not below the limit squared.
+    """
+    params = optimizer.parameters
+    with np.errstate(all="ignore"):
+        for r in regularizers:
+            r.add_gradient()  # L2: dC/dw += (lambda/n) w
+        spreads = getattr(optimizer.update, "spreads_non_finite", False)  # see _spreads_non_finite
+        if not (spreads or math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params]))):
+            _refuse_gradient(optimizer)
+        arrays, copies, dtypes = _scratch(optimizer)
+        for copy, array in zip(copies, arrays):
             np.copyto(copy, array)
+        counters = {c: getattr(optimizer, c) for c in optimizer.counters}
+        try:
+            for r in regularizers:
+                r.before_update(getattr(optimizer, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
+            optimizer.update()
+            bound = min([limit(dtype) for dtype in dtypes])  # Python floats: bound * bound is inf for float64
+            if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:
+                _refuse_gradient(optimizer)  # a non-finite gradient is named first
+                _check_each(optimizer, arrays)
+        except BaseException:
+            for copy, array in zip(copies, arrays):
+                np.copyto(array, copy)
+            for name, value in counters.items():
+                object.__setattr__(optimizer, name, value)
+            raise
 
-    def __enter__(self) -> _Guard:
-        return self
 
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        """Undo the step if it raised (the exception goes on), else `check` it."""
-        if kind is not None:
-            self.restore()
-        else:
-            self.check()
+def _scratch(optimizer: Optimizer) -> tuple[list[NDArray], list[NDArray], tuple[np.dtype, ...]]:
+    """The arrays `Optimizer.update` may change (``data``, then each buffer), their scratch copies, their dtypes."""
+    arrays = [p.data for p in optimizer.parameters] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
+    cached = optimizer.__dict__.get("_step_copies")
+    if cached is None or len(cached[0]) != len(arrays) or not all(map(operator.is_, cached[0], arrays)):
+        cached = (arrays, [np.empty_like(a) for a in arrays], tuple({a.dtype for a in arrays}))
+        object.__setattr__(optimizer, "_step_copies", cached)  # held with their sources: ids stay unique
+    return cached
 
-    def check(self) -> None:
-        """Undo the step and raise `NonFiniteError` naming a parameter or buffer left non-finite or too large."""
-        bound = min([limit(dtype) for dtype in self.dtypes])
-        if sum([float(np.vdot(x, x)) for x in self.arrays]) < bound * bound:  # bound * bound: inf for float64
-            return
-        for k, x in enumerate(self.arrays):
-            if not within_limit(x):
-                self.restore()
-                n = len(self.optimizer.parameters)
-                what = f"parameter {k}" if k < n else f"the {self.optimizer.buffers[k // n - 1]} of parameter {k % n}"
-                raise NonFiniteError(
-                    f"{self.owner}.step: the update of {what.replace('_', ' ')} {x.shape} would overflow "
-                    f"(to non-finite values or beyond {limit(x.dtype):.3g}); no parameter was changed"
-                )
 
-    def restore(self) -> None:
-        """Put back every array and counter as it was when the guard was built."""
-        for copy, array in zip(self.copies, self.arrays):
-            np.copyto(array, copy)
-        for name, value in self.counters.items():
-            object.__setattr__(self.optimizer, name, value)
+def _refuse_gradient(optimizer: Optimizer) -> None:
+    """Raise `NonFiniteError` naming the first parameter whose gradient holds NaN or infinity."""
+    for i, p in enumerate(optimizer.parameters):
+        if not np.isfinite(p.grad).all():
+            bad = int(np.count_nonzero(~np.isfinite(p.grad)))
+            raise NonFiniteError(
+                f"{type(optimizer).__name__}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
+                "no parameter was changed"
+            )
+
+
+def _check_each(optimizer: Optimizer, arrays: list[NDArray]) -> None:
+    """Raise `NonFiniteError` naming the first parameter or buffer left non-finite or not below its `limit`."""
+    n = len(optimizer.parameters)
+    for k, x in enumerate(arrays):
+        if not within_limit(x):
+            what = f"parameter {k}" if k < n else f"the {optimizer.buffers[k // n - 1]} of parameter {k % n}"
+            raise NonFiniteError(
+                f"{type(optimizer).__name__}.step: the update of {what.replace('_', ' ')} {x.shape} would overflow "
+                f"(to non-finite values or beyond {limit(x.dtype):.3g}); no parameter was changed"
+            )
 
 
 def _checked_list(owner: str, parameters: Iterable[Parameter]) -> list[Parameter]:
@@ -253,6 +265,7 @@ class SGD(Optimizer):
         super().__init__(parameters)
         self.eta = eta
 
+    @_spreads_non_finite  # w - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply eq. 13–14 to every parameter."""
         for p in self.parameters:
@@ -287,6 +300,7 @@ class Momentum(Optimizer):
         self.eta, self.mu = eta, mu
         self.velocity: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
+    @_spreads_non_finite  # mu v - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -314,6 +328,7 @@ class Nesterov(Momentum):
         mu: the momentum coefficient, $0 \le \mu < 1$.
     """
 
+    @_spreads_non_finite  # mu v - eta g is NaN or infinite where g is
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + \mu v - \eta\nabla C$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -374,6 +389,7 @@ class Adam(Optimizer):
         self.first_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
         self.second_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
+    @_spreads_non_finite  # (1 - beta1) g, beta1 < 1: the first moment is NaN or infinite where g is
     def update(self) -> None:
         """Apply one Adam step to every parameter."""
         self.t += 1

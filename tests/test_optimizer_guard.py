@@ -81,6 +81,39 @@ def test_a_user_optimizer_is_refused_a_non_finite_gradient_by_name():
     assert_unchanged(net, optimizer, before)
 
 
+class SignOfSGD(bp.SGD):
+    """A subclass of a built-in whose own update hides an infinite gradient: w - eta sign(g)."""
+
+    def update(self):
+        for p in self.parameters:
+            p.data -= self.eta * np.sign(p.grad)
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_subclass_that_overrides_update_has_its_gradients_checked_first(value):
+    net = bp.mlp([3, 4, 2], rng=0)
+    optimizer = SignOfSGD(net.parameters(), eta=0.1)
+    net[0].b.grad[2, 0] = value
+    before = snapshot(net, optimizer)
+    with pytest.raises(bp.NonFiniteError, match=r"SignOfSGD\.step: gradient of parameter 1 \(4, 1\) has 1 non-finite"):
+        optimizer.step()
+    assert_unchanged(net, optimizer, before)
+
+
+@pytest.mark.parametrize("kind", list(OPTIMIZERS))
+@pytest.mark.parametrize("value", [np.inf, -np.inf, np.nan])
+def test_a_built_in_update_names_a_non_finite_gradient_though_it_checks_after(kind, value):
+    net = bp.mlp([3, 4, 2], rng=0)
+    optimizer = OPTIMIZERS[kind](net.parameters(), 1e-300)  # the smallest steps still carry inf and NaN
+    for p in net.parameters():
+        p.grad = np.full(p.shape, 1e-300)
+    net[2].w.grad[1, 3] = value
+    before = snapshot(net, optimizer)
+    with pytest.raises(bp.NonFiniteError, match=rf"{kind}\.step: gradient of parameter 2 \(2, 4\) has 1 non-finite"):
+        optimizer.step()
+    assert_unchanged(net, optimizer, before)
+
+
 def test_a_buffer_left_non_finite_is_named_and_restored():
     class Doubling(Sign):
         def update(self):
