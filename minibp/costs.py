@@ -80,13 +80,9 @@ class Cost:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def check_targets(self, y: NDArray) -> None:
-        """Raise ``ValueError`` if a target lies outside the values this cost is defined for (here: none does).
+        """Raise ``ValueError`` if a target in ``y`` ``(n_L, m)`` is outside this cost's range (here: none is).
 
-        `minibp.train.train` calls it once on all the targets before the first
-        step, and each built-in cost's ``forward`` on its mini-batch's.
-
-        Args:
-            y: desired outputs, shape ``(n_L, m)`` (one column per example).
+        `minibp.train.train` calls it on all the targets before the first step; a built-in ``forward`` on its own.
         """
 
     def __call__(self, a: NDArray, y: NDArray) -> float:

@@ -86,9 +86,8 @@ class Optimizer:
     def step(self, regularizers: Iterable[Regularizer] = ()) -> None:
         """Make one step, or raise `NonFiniteError` with every parameter, buffer and counter as it was.
 
-        The regularisers' ``add_gradient()`` (L2), a check of every gradient, their ``before_update(eta)``
-        with this ``eta`` (`WeightDecay`), `update`; every parameter and buffer must then be finite and below
-        `minibp._checks.limit`, or (as when anything raises) the step is undone. numpy warns of nothing here.
+        Regularisers' ``add_gradient()``, finite gradients, their ``before_update(eta)``, `update`; a parameter or
+        buffer left non-finite or beyond `minibp._checks.limit` (or an exception) undoes the step. No numpy warning.
         """
         _guarded_step(self, tuple(regularizers))
 

@@ -25,9 +25,7 @@ __all__ = ["Sequential", "mlp"]
 class Sequential(Module):
     """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain.
 
-    Raises:
-        ValueError: no modules, or one module object used twice anywhere below.
-        NestingError: a module would sit more than 64 containers deep (``MAX_DEPTH``).
+    Raises ``ValueError`` for no modules or one used twice below, `NestingError` beyond ``MAX_DEPTH`` (64) levels.
     """
 
     def __init__(self, *modules: Module) -> None:
@@ -50,10 +48,7 @@ class Sequential(Module):
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
-        """Back-propagate ``grad_output`` ``(n_out, m)`` last module to first; return ``(n_in, m)``.
-
-        BP1 and BP2 fall out of this loop: each activation multiplies by its derivative, each `Dense` by $w^T$.
-        """
+        """Back-propagate ``grad_output`` ``(n_out, m)`` last to first (BP1 and BP2 fall out); return ``(n_in, m)``."""
         shapes = saved(self, self.shapes)
         grad_output = check_gradient(self, grad_output, shapes[-1])
         for i, module in reversed(list(enumerate(self.layers))):
