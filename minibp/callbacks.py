@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import check_count, check_positive, is_integer
+from ._chunks import check_chunk_bytes, chunk_size, chunks
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
@@ -206,7 +207,7 @@ class EarlyStopping(Callback):
         return f"EarlyStopping(patience={self.patience})"
 
 
-_PROBE_CHUNK = 10_000  # examples per forward and backward pass over the probe
+_PROBE_CHUNK = 10_000  # the most examples per forward and backward pass over the probe
 
 
 def _dense_layers(net: Module) -> list[tuple[Dense, Sigmoid | None]]:
@@ -264,6 +265,10 @@ class LearningSpeed(Callback):
             the book); ``None`` uses all of them.
         threshold: $\sigma'(z)$ below which a neuron counts as saturated;
             $\sigma'$ is at most $1/4$.
+        chunk_bytes: about the most memory one chunk of the probe may take
+            in its forward and backward pass (default
+            `minibp.train.CHUNK_BYTES`, 128 MiB; see `minibp.train.evaluate`).
+            The speeds do not depend on it beyond rounding.
 
     Attributes:
         initial_speed: the speeds measured before training, one per `Dense`
@@ -287,6 +292,7 @@ class LearningSpeed(Callback):
         *,
         size: int | None = 1000,
         threshold: float = 0.01,
+        chunk_bytes: int | None = None,
     ) -> None:
         X, y = np.asarray(probe[0]), np.asarray(probe[1])
         if X.ndim != 2 or X.shape[1] == 0:
@@ -303,6 +309,7 @@ class LearningSpeed(Callback):
         self.X, self.y = X, y
         self.cost = QuadraticCost() if cost is None else cost
         self.threshold = check_positive("LearningSpeed", "threshold", threshold)
+        self.chunk_bytes = check_chunk_bytes(chunk_bytes)
         self.initial_speed: list[float] | None = None
         self.initial_saturation: list[float | None] | None = None
 
@@ -334,8 +341,9 @@ class LearningSpeed(Callback):
             with evaluation_mode(net), np.errstate(all="ignore"):
                 for p in params:
                     p.zero_grad()
-                for start in range(0, n, _PROBE_CHUNK):
-                    x = self.X[:, start : start + _PROBE_CHUNK]
+                size = chunk_size(net, self.X, self.chunk_bytes, passes=2, cap=_PROBE_CHUNK)
+                for part in chunks(n, size):
+                    start, x = part.start, self.X[:, part]
                     a = net.forward(x)
                     self.cost.forward(a, self._targets(start, x.shape[1], a))
                     for k, (_, sigmoid) in enumerate(layers):
