@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
     """Add the 'train' sub-command's parser to ``sub``."""
     t = sub.add_parser("train", help="train a network and print the accuracy after each epoch", **common)
-    t.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10], help="neurons per layer (default: 784 30 10)")
+    t.add_argument("--sizes", type=int, nargs="+", help="neurons per layer (default: 784 30 10)")
     t.add_argument("--epochs", type=int, default=30, help="passes over the training data (default: 30)")
     t.add_argument("--mini-batch-size", type=int, default=10, help="examples per step, m (default: 10)")
     t.add_argument(
@@ -42,16 +42,15 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         help="sample (bundled 5,000 MNIST digits), mnist, fashion-mnist, or a directory of IDX files (default: sample)",
     )
     t.add_argument("--download", action="store_true", help="download the data set if it is not in the cache")
-    t.add_argument("--init", default="book", help="weight initialiser: book, scaled, glorot, he (default: book)")
+    t.add_argument("--init", help="weight initialiser: book, scaled, glorot, he (default: book)")
     t.add_argument(
         "--cost",
         choices=["quadratic", "cross-entropy", "log-likelihood"],
-        default="quadratic",
         help="the cost, which decides how the network ends: quadratic (chapter 1: a final Sigmoid and "
         "QuadraticCost); cross-entropy (a final Dense and SigmoidCrossEntropyCost, which applies the sigmoid "
         "itself and stays exact where sigma' underflows); log-likelihood (a final Dense and "
         "SoftmaxLogLikelihoodCost, which applies the softmax itself). The accuracy printed is always that of the "
-        "most active output (default: quadratic)",
+        "most active output (default: quadratic; log-likelihood with --conv)",
     )
     t.add_argument(
         "--lmbda",
@@ -61,6 +60,51 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         "n the number of training examples (default: 0, none)",
     )
     _add_training_options(t)
+    _add_chapter_options(t)
+
+
+def _add_chapter_options(t: argparse.ArgumentParser) -> None:
+    """The options of chapters 5 and 6: the learning speeds, the convolutional network."""
+    t.add_argument(
+        "--conv",
+        action="store_true",
+        help="train chapter 6's convolutional network instead of --sizes: Conv2d((1,28,28), 20, 5), ReLU, "
+        "MaxPool2d, Conv2d((20,12,12), 40, 5), ReLU, MaxPool2d, Dense(640, 100), ReLU, Dense(100, 10), He "
+        "initialisation for the convolutions and scaled for the dense layers, the log-likelihood cost, sgd eta 0.1; "
+        "for 28 x 28 images and 10 classes. Not with --sizes, --init or another --cost",
+    )
+    t.add_argument(
+        "--learning-speed",
+        action="store_true",
+        help="record chapter 5's learning speed of each Dense layer after each epoch, on the first 1,000 training "
+        "examples, into the history (see 'minibp plot speed HISTORY')",
+    )
+
+
+def _network_problems(args: argparse.Namespace) -> list[str]:
+    """Refuse what does not apply with ``--conv``; fill in the defaults of ``--sizes``, ``--init`` and ``--cost``.
+
+    Their parsers default to ``None``, so that an option given with ``--conv`` is seen even when it names
+    the value another network takes by default.
+    """
+    problems = []
+    if args.conv:
+        fixed = "the chapter-6 network is fixed (He initialisation for its convolutions, scaled for its dense layers)"
+        given = [option for option in ("sizes", "init") if getattr(args, option) is not None]
+        problems += [f"--{option} does not apply with --conv: {fixed}" for option in given]
+        if args.cost not in (None, "log-likelihood"):
+            problems.append(
+                f"--cost {args.cost} does not apply with --conv: its network ends in Dense(100, 10) and "
+                "the log-likelihood cost, which applies the softmax itself"
+            )
+        args.sizes, args.cost = [784, 10], "log-likelihood"  # what it takes and gives: 28 x 28 pixels, 10 classes
+    if args.sizes is None:
+        args.sizes = [784, 30, 10]
+    if args.init is None and not args.conv:
+        args.init = "book"
+    if args.cost is None:
+        args.cost = "quadratic"
+    return problems
 
 
 def _add_training_options(t: argparse.ArgumentParser) -> None:
@@ -126,10 +170,14 @@ def _memory_problem(sizes: list[int], dtype: str) -> str | None:
 
 
 def check(args: argparse.Namespace) -> list[str]:
-    """What is wrong with the arguments of 'minibp train', one sentence each, found before any work."""
+    """What is wrong with the arguments of 'minibp train', one sentence each, found before any work.
+
+    It also fills in the defaults that depend on ``--conv`` (see `_network_problems`).
+    """
     from ..init import INITIALIZERS
 
     problems: list[str | None] = []  # the checks that return None found nothing; dropped at the end
+    problems += _network_problems(args)
     sizes_ok = len(args.sizes) >= 2 and min(args.sizes) >= 1
     if not sizes_ok:
         problems.append(f"--sizes needs at least two sizes, each >= 1, got {args.sizes}")
@@ -139,7 +187,7 @@ def check(args: argparse.Namespace) -> list[str]:
         problems.append(f"--mini-batch-size must be >= 1, got {args.mini_batch_size}")
     if args.eta is not None and not (math.isfinite(args.eta) and args.eta > 0):
         problems.append(f"--eta must be a finite number > 0, got {args.eta}")
-    if args.init not in INITIALIZERS:
+    if args.init is not None and args.init not in INITIALIZERS:
         problems.append(f"--init {args.init}: unknown initialiser; choose one of {', '.join(sorted(INITIALIZERS))}")
     if not (math.isfinite(args.lmbda) and args.lmbda >= 0):
         problems.append(f"--lmbda must be a finite number >= 0, got {args.lmbda}")
@@ -170,9 +218,14 @@ def check(args: argparse.Namespace) -> list[str]:
 def _fit_problems(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[str]:
     """What in the settings does not fit the training data ``(X, y)`` (checked once they are loaded)."""
     problems = []
-    if args.sizes[0] != X.shape[0]:
+    if args.conv:
+        if X.shape[0] != 784:
+            problems.append(f"--conv trains a network for 28 x 28 images, 784 features, but the data have {X.shape[0]}")
+        if y.ndim == 1 and y.size and int(y.max()) >= 10:
+            problems.append(f"--conv trains a network for 10 classes, but the data have labels up to {int(y.max())}")
+    elif args.sizes[0] != X.shape[0]:
         problems.append(f"--sizes starts with {args.sizes[0]} but the data have {X.shape[0]} features")
-    if y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
+    if not args.conv and y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
         problems.append(
             f"--sizes ends with {args.sizes[-1]} outputs but the data have labels up to {int(y.max())}; "
             f"the last size must be at least {int(y.max()) + 1}"
@@ -241,7 +294,7 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng) -> boo
 
         keys: tuple[str, ...] = ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed", "cost")
         keys += ("optimizer", "mu", "beta1", "beta2", "lmbda", "early_stopping", "halve_on_plateau")
-        settings = {k: getattr(args, k) for k in keys}
+        settings = {k: getattr(args, k) for k in keys} | _chapter_settings(args)
 
         def save(path: str) -> None:
             io.save(net, path, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings})
@@ -252,7 +305,14 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng) -> boo
     return ok
 
 
+def _chapter_settings(args: argparse.Namespace) -> dict[str, object]:
+    """``--conv`` and ``--learning-speed`` for the model's metadata (a --conv run has no ``sizes``)."""
+    settings: dict[str, object] = {"conv": args.conv, "learning_speed": args.learning_speed}
+    return settings | {"sizes": None} if args.conv else settings
+
+
 _SGD_ETA = {"quadratic": 3.0, "cross-entropy": 0.5, "log-likelihood": 0.5}  # the book's eta for each cost
+_CONV_ETA = 0.1  # chapter 6's eta for its convolutional network
 
 
 def _fill_in_defaults(args: argparse.Namespace) -> bool:
@@ -269,22 +329,44 @@ def _fill_in_defaults(args: argparse.Namespace) -> bool:
         if args.optimizer == "adam":
             args.eta = 1e-3
         elif args.optimizer == "sgd":
-            args.eta = _SGD_ETA[args.cost]
+            args.eta = _CONV_ETA if args.conv else _SGD_ETA[args.cost]
         else:  # the step once the velocity has built up, eta / (1 - mu), is sgd's
-            args.eta = _SGD_ETA[args.cost] * (1 - args.mu)
+            args.eta = (_CONV_ETA if args.conv else _SGD_ETA[args.cost]) * (1 - args.mu)
     return drawn
 
 
 def _network_and_cost(args: argparse.Namespace, rng: np.random.Generator):
-    """The network and cost of ``--sizes``, ``--init`` and ``--cost``."""
+    """The network and cost of ``--sizes``, ``--init`` and ``--cost``, or of ``--conv``."""
     from ..costs import QuadraticCost, SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost
     from ..sequential import mlp
+
+    if args.conv:
+        return chapter6_network(rng, args.dtype), SoftmaxLogLikelihoodCost()
 
     net = mlp(args.sizes, init=args.init, rng=rng, dtype=args.dtype)
     if args.cost == "quadratic":
         return net, QuadraticCost()
     dense_ending: Module = net[:-1]  # end in Dense: the cost applies the sigmoid (or the softmax) to z itself
     return dense_ending, SigmoidCrossEntropyCost() if args.cost == "cross-entropy" else SoftmaxLogLikelihoodCost()
+
+
+def chapter6_network(rng: np.random.Generator, dtype: str = "float64") -> Module:
+    """Chapter 6's convolutional network, as ``minibp train --conv`` trains it: ``(784, m)`` to ``(10, m)``."""
+    from ..conv import Conv2d, MaxPool2d
+    from ..layers import Dense, ReLU
+    from ..sequential import Sequential
+
+    return Sequential(
+        Conv2d((1, 28, 28), 20, 5, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2d((20, 24, 24)),
+        Conv2d((20, 12, 12), 40, 5, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2d((40, 8, 8)),
+        Dense(640, 100, init="scaled", rng=rng, dtype=dtype),
+        ReLU(),
+        Dense(100, 10, init="scaled", rng=rng, dtype=dtype),
+    )
 
 
 def _optimizer(args: argparse.Namespace, net):
@@ -299,6 +381,11 @@ def _optimizer(args: argparse.Namespace, net):
     return SGD(net.parameters(), eta=args.eta)
 
 
+def _network_name(args: argparse.Namespace) -> str:
+    """``[784, 30, 10]``, or the chapter-6 network of ``--conv``, for the line printed before training."""
+    return "chapter 6's convolutional network" if args.conv else str(args.sizes)
+
+
 def _run_description(args: argparse.Namespace) -> str:
     """The settings of the run, for the line printed before training."""
     parts = [f"{args.epochs} epochs", f"m = {args.mini_batch_size}", f"eta = {args.eta}", f"{args.cost} cost"]
@@ -310,6 +397,8 @@ def _run_description(args: argparse.Namespace) -> str:
     parts.append(optimizer)
     if args.lmbda > 0:
         parts.append(f"L2 lmbda = {args.lmbda}")
+    if args.learning_speed:
+        parts.append("recording the learning speeds")
     patience = args.early_stopping or 10
     if args.halve_on_plateau:
         parts.append(f"halving eta after {patience} epochs without improvement")
@@ -320,7 +409,7 @@ def _run_description(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run 'minibp train' on checked arguments; return the exit status."""
-    from ..callbacks import EarlyStopping, HalveOnPlateau
+    from ..callbacks import EarlyStopping, HalveOnPlateau, LearningSpeed
     from ..data import load_dataset
     from ..regularization import L2
     from ..train import evaluate, train
@@ -341,11 +430,13 @@ def run(args: argparse.Namespace) -> int:
     callbacks: list[object] = [recorder]
     if args.early_stopping and not args.halve_on_plateau:  # the schedule has a stopping rule of its own
         callbacks.append(EarlyStopping(patience=args.early_stopping))
+    if args.learning_speed:
+        callbacks.append(LearningSpeed(splits.training, cost))  # chapter 5: the first 1,000 training examples
     if not args.quiet:
         n_eval = splits.validation[0].shape[1]
         print(f"Seed: {args.seed}" + (f" (drawn at random; --seed {args.seed} repeats this run)" if drawn else ""))
         print(
-            f"Training {args.sizes} on {args.data}: {X.shape[1]} examples, evaluating on {n_eval}; "
+            f"Training {_network_name(args)} on {args.data}: {X.shape[1]} examples, evaluating on {n_eval}; "
             f"{_run_description(args)}",
             flush=True,
         )
