@@ -12,6 +12,8 @@ It calls ``train`` with the arguments every version accepts; when this
 version's ``train`` has ``fused``, the warm-up passes ``fused=True`` so that a
 network the fused path does not accept fails loudly instead of being timed on
 the slower path, and the timed epoch uses the default (``fused=None``).
+With ``--path modules`` both epochs pass ``fused=False`` instead: the modules'
+own forward and backward (a version without ``fused`` has only that path).
 
     PYTHONPATH=<tree> python benchmarks/_epoch_child.py --sizes 784,30,10 --dtype float64 --n 50000 --seed 0
 """
@@ -33,6 +35,7 @@ def main(argv=None) -> None:
     parser.add_argument("--dtype", default="float64")
     parser.add_argument("--n", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffling of the timed epoch")
+    parser.add_argument("--path", choices=["fused", "modules"], default="fused", help="the training path to time")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     dtype = np.dtype(args.dtype)
@@ -58,8 +61,12 @@ def main(argv=None) -> None:
         )
         return history.seconds[0]
 
-    warmup = epoch(10_000 + args.seed, **({"fused": True} if has_fused else {}))
-    seconds = epoch(args.seed)
+    if args.path == "modules":
+        extra = {"fused": False} if has_fused else {}
+        warmup, seconds = epoch(10_000 + args.seed, **extra), epoch(args.seed, **extra)
+    else:
+        warmup = epoch(10_000 + args.seed, **({"fused": True} if has_fused else {}))
+        seconds = epoch(args.seed)
     print(
         json.dumps(
             {
@@ -68,6 +75,7 @@ def main(argv=None) -> None:
                 "minibp": bp.__file__,
                 "version": bp.__version__,
                 "has_fused": has_fused,
+                "path": args.path,
             }
         ),
         flush=True,

@@ -124,12 +124,15 @@ def baseline_tree(commit: str, directory: str | None) -> Path:
     return path
 
 
-def run_child(tree: Path, sizes, dtype, n: int, seed: int) -> float:
-    """Time one epoch of ``train`` from the source tree ``tree`` in a fresh process (after a warm-up epoch)."""
+def run_child(tree: Path, sizes, dtype, n: int, seed: int, path: str = "fused") -> float:
+    """Time one epoch of ``train`` from the source tree ``tree`` in a fresh process (after a warm-up epoch).
+
+    ``path`` is ``"fused"`` (``train``'s default) or ``"modules"`` (``fused=False``).
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = str(tree)  # ahead of the editable install of the current tree
     cmd = [sys.executable, str(CHILD), "--sizes", ",".join(map(str, sizes)), "--dtype", np.dtype(dtype).name]
-    cmd += ["--n", str(n), "--seed", str(seed)]
+    cmd += ["--n", str(n), "--seed", str(seed), "--path", path]
     out = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         tail = "\n".join(out.stderr.strip().splitlines()[-5:])

@@ -43,6 +43,8 @@ DOCS = ROOT / "docs"
 EXAMPLES = DOCS / "examples"
 OUTPUT = EXAMPLES / "output"
 FIGURES = DOCS / "assets" / "figures"
+# Pictures that are files of the package, shown on a page: the site's folder -> the package's folder.
+PACKAGE_PICTURES = {"how-to/digits": ROOT / "minibp" / "data" / "digits"}
 
 # Tutorial scripts whose printed output appears in the pages (run with their default settings).
 # (first_network.py is run by scripts/make_figures.py, which also draws the pictures from that run.)
@@ -59,8 +61,9 @@ RUN_EXAMPLES = (
     "howto_save_load",
     "howto_rows",
     "howto_chapter3",
+    "howto_chapter3_more",
     "howto_optimizers",
-    "howto_own_digit",  # reads docs/how-to/digits/, so it runs from the repository root
+    "howto_own_digit",
     "not_chains",
     "howto_pytorch",
 )
@@ -167,7 +170,7 @@ def build_figures() -> None:
 def build_digit_figure() -> None:
     """Draw the own-digit how-to's figure (the photos and what minibp makes of them) when they change."""
     script = ROOT / "scripts" / "make_digit_photos.py"
-    key = _fingerprint(script, *sorted((DOCS / "how-to" / "digits").glob("*.png")))
+    key = _fingerprint(script, *sorted(PACKAGE_PICTURES["how-to/digits"].glob("*.png")))
     stamp, figure = FIGURES / ".own-digit.key", FIGURES / "own-digit.png"
     if figure.is_file() and stamp.is_file() and stamp.read_text(encoding="ascii") == key:
         return
@@ -234,7 +237,8 @@ def on_page_markdown(markdown, page, config, files, **kwargs):
 # as it renders, ``source()`` quotes and ``--8<--`` snippets expanded: its prose becomes markdown
 # cells and each Python block a code cell, in page order. A block titled with a file of minibp
 # (a ``source()`` quote) is shown, not run, so it stays in the markdown. Pictures travel inside the
-# notebook as attachments; links to other pages point at their place in the site.
+# notebook as attachments; links to other pages point at their place in the site. The pictures of
+# ``PACKAGE_PICTURES`` (the example photos minibp ships) are added to the site from the package.
 
 NOTEBOOK_FOLDERS = ("tutorials/", "how-to/")
 
@@ -362,13 +366,13 @@ def _by_heading(text: str) -> list[str]:
     return [body for body in ("\n".join(lines).strip("\n") for lines in sections) if body.strip()]
 
 
-def _attach(match: re.Match, page_dir: Path, link, attachments: dict) -> str:
+def _attach(match: re.Match, picture_of, link, attachments: dict) -> str:
     """An image of the page as a notebook attachment (a picture that is not a file of the site stays a link)."""
     import base64
     import posixpath
 
-    picture = page_dir / match["src"]
-    if "://" in match["src"] or not picture.is_file():
+    picture = None if "://" in match["src"] else picture_of(match["src"])
+    if picture is None or not picture.is_file():
         return f"![{match['alt']}]({link(match['src'])})"
     name = posixpath.basename(match["src"])
     mime = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
@@ -377,14 +381,21 @@ def _attach(match: re.Match, page_dir: Path, link, attachments: dict) -> str:
     return f"![{' '.join(match['alt'].split())}](attachment:{name})"
 
 
-def page_notebook(markdown: str, page_dir: Path, link=lambda target: target):
+def page_notebook(markdown: str, page_dir: Path, link=lambda target: target, picture_of=None):
     """The notebook of a page: its prose as markdown cells, its Python blocks as code cells, in order.
 
     Args:
         markdown: the page's markdown as it is rendered (see `expand_page`).
         page_dir: the folder of the page's file, from which its pictures are read.
         link: maps a link target as written on the page to the one the notebook needs.
+        picture_of: maps a picture's address as written on the page to its file (``None`` if it has
+            none); by default the address is read relative to ``page_dir``.
     """
+
+    def beside_the_page(src: str) -> Path:
+        return page_dir / src
+
+    picture_of = picture_of if picture_of is not None else beside_the_page
     import nbformat
     from nbformat import v4
 
@@ -395,7 +406,7 @@ def page_notebook(markdown: str, page_dir: Path, link=lambda target: target):
             continue
         attachments: dict[str, dict[str, str]] = {}
         text = _LINK.sub(lambda m: f"[{m['text']}]({link(m['target'])})", _plain_markdown(body))
-        text = _IMAGE.sub(lambda m, found=attachments: _attach(m, page_dir, link, found), text)
+        text = _IMAGE.sub(lambda m, found=attachments: _attach(m, picture_of, link, found), text)
         for section in _by_heading(text):
             cell = v4.new_markdown_cell(section)
             used = {name: data for name, data in attachments.items() if f"attachment:{name})" in section}
@@ -432,10 +443,21 @@ def _site_link(target: str, src_uri: str, files, config) -> str:
     return url + hash_ + anchor
 
 
+def _site_picture(src: str, src_uri: str, files) -> Path | None:
+    """The file of a picture the page ``src_uri`` shows at ``src``, or ``None`` if the site has no such file."""
+    import posixpath
+
+    file = files.get_file_from_path(posixpath.normpath(posixpath.join(posixpath.dirname(src_uri), src)))
+    return Path(file.abs_src_path) if file is not None and file.abs_src_path else None
+
+
 def on_files(files, config, **kwargs):
     import nbformat
     from mkdocs.structure.files import File
 
+    for folder, source in PACKAGE_PICTURES.items():
+        for picture in sorted(source.glob("*.png")):
+            files.append(File.generated(config, f"{folder}/{picture.name}", abs_src_path=str(picture)))
     snippets = snippets_config(config)
     _notebooks.clear()
     for page in list(files.documentation_pages()):
@@ -446,6 +468,7 @@ def on_files(files, config, **kwargs):
             markdown,
             Path(page.abs_src_path).parent,
             lambda target, uri=page.src_uri: _site_link(target, uri, files, config),
+            lambda src, uri=page.src_uri: _site_picture(src, uri, files),
         )
         uri = page.src_uri[: -len(".md")] + ".ipynb"
         files.append(File.generated(config, uri, content=nbformat.writes(notebook) + "\n"))

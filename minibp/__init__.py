@@ -30,6 +30,8 @@ from .errors import (
     LabelError,
     MinibpError,
     ModelFormatError,
+    ModelNestingError,
+    NestingError,
     NonFiniteError,
     ShapeError,
 )
@@ -38,7 +40,7 @@ from .io import Checkpoint, load, load_checkpoint, load_network2, register_modul
 from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
-from .regularization import L2, WeightDecay
+from .regularization import L1, L2, WeightDecay
 from .sequential import Sequential, mlp
 from .summary import summary
 from .train import accuracy, evaluate, predict, train
@@ -76,6 +78,7 @@ __all__ = [
     "HalveOnPlateau",
     "LearningSpeed",
     "L2",
+    "L1",
     "WeightDecay",
     "train",
     "evaluate",
@@ -89,6 +92,8 @@ __all__ = [
     "HyperparameterError",
     "DataFormatError",
     "ModelFormatError",
+    "NestingError",
+    "ModelNestingError",
     "DownloadError",
     "ChecksumError",
     "save",

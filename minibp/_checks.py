@@ -8,43 +8,59 @@ once (`minibp.train.train`, `minibp.train.evaluate`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import HyperparameterError, NonFiniteError, ShapeError
+from .errors import HyperparameterError, NestingError, NonFiniteError, ShapeError
 
 T = TypeVar("T")  # for small generic helpers, here and in the modules that import these checks
 
 
-def as_batch(x: object, owner: object, n: int, dtype: np.dtype | None = None) -> NDArray:
-    """Return ``x`` as a real ``(n, m)`` array of ``dtype``, or raise naming ``owner`` (a module)."""
+def as_batch(x: object, owner: object, n: object = None, dtype: np.dtype | None = None) -> NDArray:
+    """Return ``x`` as a real ``(n, m)`` batch with ``m >= 1``, or raise naming ``owner`` (a module).
+
+    ``n`` that is not an integer (``None``) accepts any number of rows. The result has ``dtype``; with
+    ``dtype=None`` a float array keeps its own and integers and booleans become float64.
+    """
+    if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] and (n is None or x.shape[0] == n):
+        if x.dtype == dtype if dtype is not None else x.dtype.kind == "f":
+            return x  # the common case: nothing to convert
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+        n = None
     x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] != n or x.shape[1] == 0:
+    if x.ndim != 2 or x.shape[1] == 0 or (n is not None and x.shape[0] != n):
         hint = ""
         if x.ndim == 1:
             hint = " (a single example must be a column: use x.reshape(-1, 1))"
-        elif x.ndim == 2 and x.shape[1] == n:
-            hint = " (examples are columns: did you pass rows? use x.T)"
         elif x.ndim == 2 and x.shape[1] == 0:
             hint = " (an empty mini-batch: m must be at least 1)"
-        raise ShapeError(f"{owner!r} expected input of shape ({n}, m), got {x.shape}{hint}")
-    if x.dtype.kind not in "fiub":
-        raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
-    if dtype is not None and x.dtype != dtype:
-        x = x.astype(dtype)
+        elif x.ndim == 2 and x.shape[1] == n:
+            hint = " (examples are columns: did you pass rows? use x.T)"
+        raise ShapeError(f"{owner!r} expected input of shape ({'n' if n is None else n}, m), got {x.shape}{hint}")
+    if x.dtype != dtype:
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{owner!r} expected a real numeric array, got dtype {x.dtype}")
+        if dtype is not None:
+            x = x.astype(dtype)
+        elif x.dtype.kind != "f":
+            x = x.astype(np.float64)
     return x
 
 
-def as_float_batch(x: object, owner: object) -> NDArray:
-    """Return ``x`` as a float ``(n, m)`` batch (integers and booleans become float64), or raise naming ``owner``."""
-    x = np.asarray(x)
-    if x.ndim != 2:
-        hint = " (a single example must be a column: use x.reshape(-1, 1))" if x.ndim == 1 else ""
-        raise ShapeError(f"{owner!r} expected input of shape (n, m), got {x.shape}{hint}")
-    return as_batch(x, owner, x.shape[0], x.dtype if x.dtype.kind == "f" else np.dtype(np.float64))
+def as_pair(owner: object, a: object, y: object) -> tuple[NDArray, NDArray]:
+    """Return a cost's ``(a, y)`` as real float arrays of one ``(n_L, m)`` shape, or raise naming ``owner``."""
+    a, y = np.asarray(a), np.asarray(y)
+    if a.ndim != 2 or a.shape != y.shape or a.shape[1] == 0:
+        raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m) with m >= 1")
+    if a.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
+        raise TypeError(f"{owner!r}: a and y must be real numeric arrays, got dtypes {a.dtype} and {y.dtype}")
+    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    return a.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -> NDArray:
@@ -59,53 +75,129 @@ def check_gradient(owner: object, grad_output: object, shape: tuple[int, ...]) -
     return g
 
 
+def check_returned(owner: object, i: int, child: object, grad_input: object, shape: tuple[int, ...]) -> NDArray:
+    """Return what child ``i`` of the container ``owner`` returned from ``backward``, checked against its input's
+    ``shape`` (a sum would broadcast a wrong one silently), or raise naming the child."""
+    g = np.asarray(grad_input)
+    if g.shape != shape:
+        raise ShapeError(
+            f"{type(owner).__name__}: module {i} ({child!r}).backward returned a gradient of shape {g.shape}, "
+            f"expected the shape of its input {shape}"
+        )
+    if g.dtype.kind != "f":
+        if g.dtype.kind not in "iub":
+            raise TypeError(
+                f"{type(owner).__name__}: module {i} ({child!r}).backward returned dtype {g.dtype}, not real numbers"
+            )
+        g = g.astype(np.float64)
+    return g
+
+
 def all_finite(x: NDArray) -> bool:
     """Whether ``x`` holds no NaN or infinity."""
     return bool(np.isfinite(x).all())
 
 
-def magnitude(x: NDArray) -> float:
-    """An upper bound on ``max |x|``: the 2-norm, else the exact maximum; NaN or infinity if ``x`` holds them."""
-    square = float(np.vdot(x, x))  # one BLAS pass, no temporary, no warning on overflow
-    if math.isfinite(square):
-        return math.sqrt(square)
-    return float(np.abs(x).max())
+HEADROOM = 0.5
+"""The fraction of its dtype's largest value that no parameter or optimizer state may reach.
+
+A step that would leave a value at or beyond ``HEADROOM * np.finfo(dtype).max`` (float32: 1.7e38,
+float64: 9.0e307) is refused, on the module path (`minibp.optim.Optimizer.step`) and on the fused
+one (`minibp.fast`) alike, so the next forward pass still has room to add and multiply.
+"""
 
 
-def check_step(owner: object, what: str, x: NDArray, change: float, exact: Callable[[], float] | None = None) -> None:
-    """Raise `NonFiniteError` unless adding at most ``change`` to every entry of ``x`` keeps it far from overflow.
+def limit(dtype: np.dtype) -> float:
+    """The largest magnitude a parameter or an optimizer's state of ``dtype`` may reach: see `HEADROOM`."""
+    return float(np.finfo(dtype).max) * HEADROOM
 
-    ``exact()``, if given, is the exact largest change, tried when the bound on ``max |x|`` is too loose.
+
+def within_limit(x: NDArray) -> bool:
+    """Whether every entry of the float array ``x`` is finite and below `limit` in magnitude.
+
+    One BLAS pass in the common case: $\\sqrt{x \\cdot x} \\ge \\max|x|$, and NaN or infinity make
+    $x \\cdot x$ NaN or infinite. Only when that bound is not below the limit is the exact maximum computed.
     """
-    limit = float(np.finfo(x.dtype).max) / 2
-    if magnitude(x) + change < limit:
-        return
-    if exact is not None and x.size and float(np.abs(x).max()) + exact() < limit:
-        return
-    raise NonFiniteError(
-        f"{type(owner).__name__}.step: the update of {what} {x.shape} would overflow (changes up to {change:.3g}); "
-        "no parameter was changed"
-    )
+    bound = limit(x.dtype)
+    if float(np.vdot(x, x)) < bound * bound:  # Python floats: for float64, bound * bound is inf (any finite sum)
+        return True
+    return bool(x.size == 0 or np.abs(x).max() < bound)  # NaN compares False
 
 
-def max_change(scale: float, x: NDArray) -> Callable[[], float]:
-    """Return a function computing ``scale * max |x|``: `check_step`'s ``exact``, run only if it is needed."""
-    return lambda: scale * float(np.abs(x).max())
+MAX_DEPTH = 64
+"""How deeply modules may nest: at most this many containers above any module of a network.
+
+A network is at depth 0, its children at depth 1, and so on. Building a container
+(`check_distinct`), `train`, `gradcheck`, `check_module` (`check_network`), `minibp.io.save`
+and `minibp.io.load` refuse a deeper network with `NestingError`, so that every walk of a
+network (forward, backward, ``repr``, saving) stays far below Python's recursion limit.
+"""
+
+_deferred: ContextVar[bool] = ContextVar("minibp_tree_checks_deferred", default=False)
 
 
 def check_distinct(owner: str, children: Iterable[tuple[str, Any]]) -> None:
-    """Raise ``ValueError`` if one module object appears twice in the trees below ``(name, module)`` pairs."""
-    seen: dict[int, str] = {}
-    stack = list(children)[::-1]
+    """Raise unless the trees below the ``(name, module)`` pairs hold each module once, at most `MAX_DEPTH` deep.
+
+    The pairs are a new container's children, at depth 1. One walk, without
+    recursion, visits each module below once.
+
+    Raises:
+        ValueError: one module object appears twice (a second use would
+            overwrite what its forward saved for backward).
+        NestingError: a module would sit more than `MAX_DEPTH` containers deep.
+    """
+    if not _deferred.get():
+        _walk(owner, list(children), {})
+
+
+def check_network(net: Any, owner: str | None = None) -> None:
+    """`check_distinct` for a whole network as it is now, edits of ``layers`` or ``branches`` included.
+
+    ``net`` itself is at depth 0; a module placed inside itself counts as used twice.
+
+    Raises:
+        ValueError: one module object appears twice in ``net``.
+        NestingError: a module sits more than `MAX_DEPTH` containers deep.
+    """
+    named_children = getattr(net, "named_children", None)
+    if callable(named_children):  # not a Module: the caller's own check says so
+        _walk(owner or type(net).__name__, list(named_children()), {id(net): "the network itself"})
+
+
+@contextmanager
+def deferred_tree_checks() -> Iterator[None]:
+    """Skip `check_distinct` in the block, for a caller that builds a network and then runs `check_network` once.
+
+    Building a tree of depth $d$ bottom-up checks each module $d$ times;
+    `minibp.io.load` builds in the block and checks the result once.
+    """
+    token = _deferred.set(True)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+
+
+def _walk(owner: str, children: list[tuple[str, Any]], seen: dict[int, str]) -> None:
+    stack = [(name, module, 1) for name, module in reversed(children)]
     while stack:
-        name, module = stack.pop()
+        name, module, depth = stack.pop()
+        below = list(module.named_children())
         if id(module) in seen:
+            shown = type(module).__name__ if below else repr(module)  # a container's repr may hold itself
             raise ValueError(  # a module keeps what its forward saw for backward: a second use overwrites it
-                f"{owner}: {module!r} is used twice, as {seen[id(module)]} and as {name}; give each place its own "
-                "module (to share weights, give two modules one Parameter: second.w = first.w)"
+                f"{owner}: {shown} is used twice, as {seen[id(module)]} and as {name}; give each place its "
+                "own module (to share weights, give two modules one Parameter: second.w = first.w)"
+            )
+        if depth > MAX_DEPTH:
+            shown = name if len(name) <= 80 else f"{name[:40]}...{name[-30:]}"
+            raise NestingError(
+                f"{owner}: module {shown} ({type(module).__name__}) sits {depth} containers deep, more than "
+                f"MAX_DEPTH = {MAX_DEPTH}; flatten the nesting (a Sequential of Sequentials is one Sequential)"
             )
         seen[id(module)] = name
-        stack.extend([(f"{name}.{child_name}", child) for child_name, child in module.named_children()][::-1])
+        stack.extend((f"{name}.{child_name}", child, depth + 1) for child_name, child in reversed(below))
 
 
 def check_finite(x: NDArray, what: str) -> None:

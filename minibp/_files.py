@@ -15,7 +15,12 @@ before ``write`` is called:
 - a symbolic link: it is followed, as ``open(path, "w")`` follows it. The file
   it points to is replaced (beside that file, in its own directory) and the
   link stays a link; a dangling link creates the file it names. A chain of
-  links is followed to its end.
+  links is followed to its end. As ``open`` does under Linux's
+  ``fs.protected_symlinks`` (on by default), a link in a sticky,
+  world-writable directory such as ``/tmp`` that belongs neither to the
+  user saving nor to the directory's owner is refused
+  (``PermissionError``): another user may have planted it there to have
+  the save replace a file of its choosing.
 - a directory, a FIFO, a socket, or a character or block device: refused
   (``IsADirectoryError``, or an ``OSError`` naming what it is) and left as it
   is; it is never opened.
@@ -93,7 +98,7 @@ def _interrupted(err: BaseException) -> bool:
 
 def _target(path: str | os.PathLike) -> tuple[Path, str, int | None]:
     """The directory and name of the file behind ``path`` (links followed), and the permission bits to keep."""
-    real = Path(os.path.realpath(path))
+    real = _resolve(path)
     try:
         st = os.stat(real)
     except FileNotFoundError:
@@ -106,6 +111,69 @@ def _target(path: str | os.PathLike) -> tuple[Path, str, int | None]:
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(errno.EISDIR, "Is a directory, not replacing it with a file", os.fspath(path))
     raise OSError(errno.EINVAL, f"Not a regular file but {_kind(st.st_mode)}, not replacing it", os.fspath(path))
+
+
+def _resolve(path: str | os.PathLike) -> Path:
+    """``os.path.realpath(path)``, but refusing the links the kernel's ``fs.protected_symlinks`` does not follow.
+
+    Each component is looked at in turn, and each link met, at the end or in
+    the middle, is read and its target walked in its place, as the kernel
+    walks a path; a component that does not exist ends the walk, the rest
+    appended as it is.
+
+    Raises:
+        PermissionError: a link in a sticky, world-writable directory (such
+            as ``/tmp``) belongs neither to this user nor to the directory's
+            owner: another user may have planted it there to have the save
+            replace a file of this user's choosing. ``open()`` is refused
+            the same (with ``fs.protected_symlinks = 1``, most systems' default).
+        OSError: ``ELOOP``, more than 40 links in the walk.
+    """
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    absolute = Path(os.path.join(os.getcwd(), path))  # not normalised: ".." after a link is the target's parent
+    current, rest, links = Path(absolute.anchor), list(reversed(absolute.parts[1:])), 0
+    while rest:
+        part = rest.pop()
+        if part == "..":
+            current = current.parent
+            continue
+        candidate = current / part
+        try:
+            st = os.lstat(candidate)
+        except (FileNotFoundError, NotADirectoryError):
+            return candidate.joinpath(*reversed(rest))
+        if not stat.S_ISLNK(st.st_mode):
+            current = candidate
+            continue
+        links += 1
+        if links > _MAX_LINKS:
+            raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+        _check_link(candidate, st.st_uid, current)
+        target = Path(os.readlink(candidate))
+        if target.is_absolute():
+            current = Path(target.anchor)
+        rest.extend(reversed(target.parts[1:] if target.is_absolute() else target.parts))
+    return current
+
+
+_MAX_LINKS = 40  # as Linux's path walk
+
+
+def _check_link(link: Path, owner: int, directory: Path) -> None:
+    """Refuse a link another user planted in a sticky, world-writable directory (the kernel's rule)."""
+    if not hasattr(os, "geteuid"):  # no owners to compare (Windows)
+        return
+    st = os.stat(directory)
+    shared = st.st_mode & stat.S_ISVTX and st.st_mode & stat.S_IWOTH
+    if shared and owner not in (os.geteuid(), st.st_uid):
+        raise PermissionError(
+            errno.EACCES,
+            f"Not following a symbolic link of another user (uid {owner}) in the sticky, world-writable "
+            f"directory {directory}: it could have been planted there to have the save replace another file",
+            str(link),
+        )
 
 
 def _kind(mode: int) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import fast
-from ._checks import as_generator, check_count
+from ._checks import as_generator, check_count, check_network
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size
 from .data.pairs import check_inputs, output_size, unpack
@@ -64,6 +64,7 @@ def plan_run(
 ) -> Plan:
     """Check every argument of `train`, in the order the errors are reported, before any parameter changes."""
     cost = QuadraticCost() if cost is None else cost
+    check_network(net, "train")  # as it is now: layers edited after construction included
     check_cost_fits(net, cost)
     epochs = check_count("train", "epochs", epochs, 0)
     X, y = unpack(training_data, "train: training_data")
@@ -104,7 +105,7 @@ def regularizers_of(regularization: object) -> tuple[Regularizer, ...]:
     items = (regularization,) if isinstance(regularization, Regularizer) else tuple(regularization)  # type: ignore[arg-type]
     for item in items:
         if not isinstance(item, Regularizer):
-            raise TypeError(f"train: regularization must hold Regularizer objects (L2, WeightDecay), got {item!r}")
+            raise TypeError(f"train: regularization must hold Regularizer objects (L2, L1, WeightDecay), got {item!r}")
     return items
 
 

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 
 from ._checks import check_count, check_positive, is_integer
 from ._chunks import check_chunk_bytes, chunk_size, chunks
+from ._session import blas_limit
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
@@ -265,6 +266,11 @@ class LearningSpeed(Callback):
             the book); ``None`` uses all of them.
         threshold: $\sigma'(z)$ below which a neuron counts as saturated;
             $\sigma'$ is at most $1/4$.
+        blas_threads: BLAS threads while measuring, as `minibp.train.train`'s
+            ``blas_threads`` while stepping (default 1: the probe's products
+            are as small as a mini-batch's, and on a busy machine a second
+            thread made the book's chapter 5 measurements eight times slower); ``None``
+            leaves BLAS alone.
         chunk_bytes: about the most memory one chunk of the probe may take
             in its forward and backward pass (default
             `minibp.train.CHUNK_BYTES`, 128 MiB; see `minibp.train.evaluate`).
@@ -292,6 +298,7 @@ class LearningSpeed(Callback):
         *,
         size: int | None = 1000,
         threshold: float = 0.01,
+        blas_threads: int | None = 1,
         chunk_bytes: int | None = None,
     ) -> None:
         X, y = np.asarray(probe[0]), np.asarray(probe[1])
@@ -309,6 +316,7 @@ class LearningSpeed(Callback):
         self.X, self.y = X, y
         self.cost = QuadraticCost() if cost is None else cost
         self.threshold = check_positive("LearningSpeed", "threshold", threshold)
+        self.blas_threads = None if blas_threads is None else check_count("LearningSpeed", "blas_threads", blas_threads)
         self.chunk_bytes = check_chunk_bytes(chunk_bytes)
         self.initial_speed: list[float] | None = None
         self.initial_saturation: list[float | None] | None = None
@@ -338,14 +346,14 @@ class LearningSpeed(Callback):
         saturated = [0] * len(layers)
         neurons = [0] * len(layers)
         try:
-            with evaluation_mode(net), np.errstate(all="ignore"):
+            with blas_limit(self.blas_threads), evaluation_mode(net), np.errstate(all="ignore"):
                 for p in params:
                     p.zero_grad()
                 size = chunk_size(net, self.X, self.chunk_bytes, passes=2, cap=_PROBE_CHUNK)
                 for part in chunks(n, size):
                     start, x = part.start, self.X[:, part]
-                    a = net.forward(x)
-                    self.cost.forward(a, self._targets(start, x.shape[1], a))
+                    a = net(x)
+                    self.cost(a, self._targets(start, x.shape[1], a))
                     for k, (_, sigmoid) in enumerate(layers):
                         if sigmoid is not None and sigmoid.a is not None:
                             s = sigmoid.a

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_float_batch, check_distinct, check_gradient
+from ._checks import check_distinct, check_gradient, check_returned
 from .errors import ShapeError
-from .module import Module
+from .module import Module, saved
 
 __all__ = ["Parallel", "Residual"]
 
@@ -75,9 +75,8 @@ class Parallel(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Run every branch on ``x`` ``(n_in, m)``; return their outputs stacked, ``(n_1 + ... + n_K, m)``."""
-        x = as_float_batch(x, self)
         self.sizes = self.x_shape = None  # until every branch has run
-        outputs = [branch.forward(x) for branch in self.branches]
+        outputs = [branch(x) for branch in self.branches]
         for i, out in enumerate(outputs):
             if np.ndim(out) != 2 or np.shape(out)[1] != x.shape[1]:
                 raise ShapeError(
@@ -90,14 +89,13 @@ class Parallel(Module):
 
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Send each branch its rows of ``grad_output`` ``(n_1 + ... + n_K, m)``; return the sum, ``(n_in, m)``."""
-        if self.sizes is None or self.x_shape is None:
-            raise RuntimeError(f"{self!r}: backward called before forward")
-        grad_output = check_gradient(self, grad_output, (sum(self.sizes), self.x_shape[1]))
-        pieces = np.split(grad_output, np.cumsum(self.sizes)[:-1], axis=0)  # branch k's rows: dC/d f_k(x)
-        grad_input = np.zeros(self.x_shape, dtype=grad_output.dtype)
-        for branch, piece in zip(self.branches, pieces):
+        sizes, x_shape = saved(self, self.sizes), saved(self, self.x_shape)
+        grad_output = check_gradient(self, grad_output, (sum(sizes), x_shape[1]))
+        pieces = np.split(grad_output, np.cumsum(sizes)[:-1], axis=0)  # branch k's rows: dC/d f_k(x)
+        grad_input = np.zeros(x_shape, dtype=grad_output.dtype)
+        for i, (branch, piece) in enumerate(zip(self.branches, pieces)):
             grad_branch = branch.backward(piece)  # dC/dx along this branch's path alone
-            _check_returned(self, branch, grad_branch, self.x_shape)
+            grad_branch = check_returned(self, i, branch, grad_branch, x_shape)  # a ShapeError names the branch
             grad_input = grad_input + grad_branch  # x fans out, so the paths' gradients add up
         return grad_input
 
@@ -149,9 +147,8 @@ class Residual(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         """Return ``x + module(x)``, shape ``(n, m)`` like ``x``."""
-        x = as_float_batch(x, self)
         self.x_shape = None  # until f has run
-        fx = self.module.forward(x)
+        fx = self.module(x)
         if np.shape(fx) != x.shape:
             raise ShapeError(
                 f"Residual: {self.module!r} maps input {x.shape} to {np.shape(fx)}; x + f(x) needs f to keep "
@@ -162,11 +159,10 @@ class Residual(Module):
 
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Return $\partial C/\partial x$ = ``grad_output`` + ``module.backward(grad_output)``, shape ``(n, m)``."""
-        if self.x_shape is None:
-            raise RuntimeError(f"{self!r}: backward called before forward")
-        grad_output = check_gradient(self, grad_output, self.x_shape)
+        x_shape = saved(self, self.x_shape)
+        grad_output = check_gradient(self, grad_output, x_shape)
         grad_f = self.module.backward(grad_output)  # dC/dx along the path through f
-        _check_returned(self, self.module, grad_f, self.x_shape)
+        grad_f = check_returned(self, 0, self.module, grad_f, x_shape)
         return grad_output + grad_f  # plus the shortcut's path, whose derivative is the identity
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
@@ -189,12 +185,3 @@ def _nested_repr(owner: Module, children: list[Module]) -> str:
         return one_line
     inner = ",\n".join(textwrap.indent(part, "  ") for part in parts)
     return f"{type(owner).__name__}(\n{inner}\n)"
-
-
-def _check_returned(owner: Module, child: Module, grad_input: NDArray, x_shape: tuple[int, ...]) -> None:
-    """Raise unless ``child`` returned a gradient of the input's shape ``x_shape`` (a sum would broadcast it)."""
-    if np.shape(grad_input) != x_shape:
-        raise ShapeError(
-            f"{type(owner).__name__}: {child!r}.backward returned shape {np.shape(grad_input)}, "
-            f"expected the input's shape {x_shape}"
-        )

@@ -40,10 +40,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ._checks import T, as_generator
-from .errors import HyperparameterError, ShapeError
+from ._checks import as_generator, check_count
+from .errors import ShapeError
 from .init import Initializer, initial_filters
-from .module import Module, Parameter
+from .module import Module, Parameter, saved
 
 __all__ = ["Conv2d", "MaxPool2d"]
 
@@ -58,20 +58,6 @@ def _image_shape(owner: str, in_shape: object) -> tuple[int, int, int]:
     if len(dims) != 3 or len(in_shape) != 3:  # type: ignore[arg-type]
         raise ShapeError(f"{owner}: in_shape must be (C, H, W), three positive integers, got {in_shape!r}")
     return dims[0], dims[1], dims[2]
-
-
-def _count(owner: str, name: str, value: object) -> int:
-    """Return ``value`` as an int, or raise `HyperparameterError` unless it is a positive integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise HyperparameterError(f"{owner}: {name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _saved(module: Module, value: T | None) -> T:
-    """Return what ``forward`` kept for ``backward``, or raise if ``forward`` has not run."""
-    if value is None:
-        raise RuntimeError(f"{module!r}: backward called before forward")
-    return value
 
 
 def unfold(x: NDArray, k: int) -> NDArray:
@@ -150,8 +136,8 @@ class Conv2d(Module):
         dtype: DTypeLike = np.float64,
     ) -> None:
         c, h, w = _image_shape("Conv2d", in_shape)
-        f = _count("Conv2d", "out_channels", out_channels)
-        k = _count("Conv2d", "kernel_size", kernel_size)
+        f = check_count("Conv2d", "out_channels", out_channels)
+        k = check_count("Conv2d", "kernel_size", kernel_size)
         if k > min(h, w):
             raise ShapeError(f"Conv2d: kernel_size {k} is larger than the image (H, W) = ({h}, {w}) of in_shape")
         weights, biases = initial_filters("Conv2d", c, f, k, init, as_generator(rng), dtype)
@@ -198,7 +184,7 @@ class Conv2d(Module):
         Returns:
             $\partial C/\partial a$, shape ``(C·H·W, m)``: $w^T\delta$ folded back onto the image.
         """
-        cols = _saved(self, self.cols)
+        cols = saved(self, self.cols)
         (c, h, w), (f, h_out, w_out), k = self.in_shape, self.out_shape, self.kernel_size
         m = grad_output.shape[1]
         delta = np.ascontiguousarray(grad_output, dtype=cols.dtype).reshape(f, -1)  # (F, H'·W'·m)
@@ -250,7 +236,7 @@ class MaxPool2d(Module):
 
     def __init__(self, in_shape: tuple[int, int, int] | Sequence[int], size: int = 2) -> None:
         c, h, w = _image_shape("MaxPool2d", in_shape)
-        s = _count("MaxPool2d", "size", size)
+        s = check_count("MaxPool2d", "size", size)
         if h % s or w % s:
             raise ShapeError(
                 f"MaxPool2d: the image (H, W) = ({h}, {w}) of in_shape {(c, h, w)} is not divisible into "
@@ -289,7 +275,7 @@ class MaxPool2d(Module):
         Returns:
             $\partial C/\partial z$, shape ``(C·H·W, m)``.
         """
-        first_column, first_row = _saved(self, self.first)
+        first_column, first_row = saved(self, self.first)
         g = np.asarray(grad_output)
         m = g.shape[1]
         to_row = _route(g.reshape(first_row.shape[0], 1, -1), first_row, self.size)  # down to the row of the maximum

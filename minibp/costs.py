@@ -3,7 +3,8 @@ r"""Costs of $a$ (`QuadraticCost`, `CrossEntropyCost`, `LogLikelihoodCost`) and 
 A cost has the same two verbs as a module. ``forward(a, y)`` returns the cost
 of a mini-batch as a float; ``backward()`` returns the gradient of the cost
 with respect to what ``forward`` was given, ready for the last module's
-``backward``.
+``backward``. Calling the cost, ``cost(a, y)``, checks the pair first
+(`Cost.__call__`); a direct ``forward`` call skips that check.
 
 **What a cost takes.** Each cost says in its class attribute ``takes``
 whether its first argument is the activation $a^L$ (``"a"``: the network
@@ -42,7 +43,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, log_expit
 
-from .errors import ShapeError
+from ._checks import as_pair
+from .module import saved
 
 __all__ = [
     "Cost",
@@ -78,21 +80,11 @@ class Cost:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, a: NDArray, y: NDArray) -> float:
-        return self.forward(a, y)
+        """Check ``(a, y)`` (real, one ``(n_L, m)`` shape, ``m >= 1``; integers become float64), then ``forward``."""
+        return self.forward(*as_pair(self, a, y))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-
-def _check_pair(owner: Cost, a: object, y: object) -> tuple[NDArray, NDArray]:
-    """Return ``(a, y)`` as real float arrays of one ``(n_L, m)`` shape, or raise naming ``owner``."""
-    a, y = np.asarray(a), np.asarray(y)
-    if a.ndim != 2 or a.shape != y.shape or a.shape[1] == 0:
-        raise ShapeError(f"{owner!r}: output a {a.shape} and target y {y.shape} must both be (n_L, m) with m >= 1")
-    if a.dtype.kind not in "fiub" or y.dtype.kind not in "fiub":
-        raise TypeError(f"{owner!r}: a and y must be real numeric arrays, got dtypes {a.dtype} and {y.dtype}")
-    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
-    return a.astype(dtype, copy=False), y.astype(dtype, copy=False)
 
 
 def _check_targets(owner: Cost, y: NDArray, high: float | None) -> None:
@@ -108,12 +100,6 @@ def _finite_z(z: NDArray) -> NDArray:
     """``z`` with +-inf replaced by the largest finite values (the limits a cost of z tends to)."""
     info = np.finfo(z.dtype)
     return np.clip(z, info.min, info.max)
-
-
-def _saved(cost: Cost, value: NDArray | None) -> NDArray:
-    if value is None:
-        raise RuntimeError(f"{type(cost).__name__}: backward called before forward")
-    return value
 
 
 class QuadraticCost(Cost):
@@ -136,13 +122,12 @@ class QuadraticCost(Cost):
             a: network output $a^L$, shape ``(n_L, m)``.
             y: desired output, shape ``(n_L, m)``.
         """
-        a, y = _check_pair(self, a, y)
         self.diff = a - y
         return 0.5 * float(np.vdot(self.diff, self.diff)) / a.shape[1]  # eq. 1: (1/m) sum_x 1/2 |y - a|^2
 
     def backward(self) -> NDArray:
         r"""Return $\nabla_a C = (a^L - y)/m$, shape ``(n_L, m)``."""
-        diff = _saved(self, self.diff)
+        diff = saved(self, self.diff)
         return diff / diff.shape[1]  # dC_x/da = a - y, averaged over the mini-batch
 
 
@@ -177,7 +162,6 @@ class CrossEntropyCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        a, y = _check_pair(self, a, y)
         _check_targets(self, y, 1.0)
         self.a, self.y = a, y
         info = np.finfo(a.dtype)
@@ -187,7 +171,7 @@ class CrossEntropyCost(Cost):
 
     def backward(self) -> NDArray:
         r"""Return $\nabla_a C = (a - y)/(m\,a(1-a))$, shape ``(n_L, m)``."""
-        a, y = _saved(self, self.a), _saved(self, self.y)
+        a, y = saved(self, self.a), saved(self, self.y)
         info = np.finfo(a.dtype)
         denominator = np.maximum(a * (1 - a), info.tiny / info.eps)  # a(1 - a), floored so 1/x cannot overflow
         return (a - y) / (a.shape[1] * denominator)
@@ -219,7 +203,6 @@ class LogLikelihoodCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        a, y = _check_pair(self, a, y)
         _check_targets(self, y, None)
         self.a, self.y = a, y
         log_a = np.log(np.maximum(a, np.finfo(a.dtype).tiny))
@@ -227,7 +210,7 @@ class LogLikelihoodCost(Cost):
 
     def backward(self) -> NDArray:
         r"""Return $\nabla_a C = -y/(m\,a)$, shape ``(n_L, m)``."""
-        a, y = _saved(self, self.a), _saved(self, self.y)
+        a, y = saved(self, self.a), saved(self, self.y)
         info = np.finfo(a.dtype)
         return -y / (a.shape[1] * np.maximum(a, info.tiny / info.eps))
 
@@ -263,16 +246,15 @@ class SigmoidCrossEntropyCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        z, y = _check_pair(self, a, y)
         _check_targets(self, y, 1.0)
-        z = _finite_z(z)
+        z = _finite_z(a)
         self.z, self.y = z, y
         total = np.vdot(y, log_expit(z)) + np.vdot(1 - y, log_expit(-z))  # y ln sigma(z) + (1-y) ln sigma(-z)
         return -float(total) / z.shape[1]
 
     def backward(self) -> NDArray:
         r"""Return $\delta^L = (\sigma(z) - y)/m$, shape ``(n_L, m)``."""
-        z, y = _saved(self, self.z), _saved(self, self.y)
+        z, y = saved(self, self.z), saved(self, self.y)
         return (expit(z) - y) / z.shape[1]  # BP1 with sigma' cancelled
 
 
@@ -311,9 +293,8 @@ class SoftmaxLogLikelihoodCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        z, y = _check_pair(self, a, y)
         _check_targets(self, y, None)
-        z = _finite_z(z)
+        z = _finite_z(a)
         dtype = z.dtype
         top = z.max(axis=0, keepdims=True)
         # Every exponent <= 0. Raising z first to max(top, 0) - max_float keeps z - top from overflowing
@@ -329,7 +310,7 @@ class SoftmaxLogLikelihoodCost(Cost):
 
     def backward(self) -> NDArray:
         r"""Return $\delta^L = (\mathrm{softmax}(z)\sum_j y_j - y)/m$, shape ``(n_L, m)``."""
-        a, y = _saved(self, self.a), _saved(self, self.y)
+        a, y = saved(self, self.a), saved(self, self.y)
         delta = a * y.sum(axis=0, keepdims=True)
         delta -= y
         delta /= a.shape[1]  # delta^L = (softmax(z) - y)/m

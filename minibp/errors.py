@@ -16,6 +16,8 @@ MinibpError
 ├── HyperparameterError   (ValueError)  eta, epochs, mini_batch_size, ... out of range
 ├── DataFormatError       (ValueError)  a corrupt, truncated or wrong data file
 ├── ModelFormatError      (ValueError)  a corrupt, unsafe or too new model file
+│   └── ModelNestingError               a model file nesting modules too deep (also a NestingError)
+├── NestingError          (ValueError)  modules nested more than MAX_DEPTH (64) containers deep
 ├── DownloadError         (OSError)     no mirror delivered a file
 │   └── ChecksumError                   a mirror delivered the wrong bytes
 └── minibp.data.DataNotFoundError (FileNotFoundError)  a data set is not on disk
@@ -25,8 +27,10 @@ Besides these, minibp raises only built-in exceptions with their usual
 meaning: ``TypeError`` for an argument of the wrong kind (a complex or object
 array, a non-`Module`), ``ValueError`` for other bad arguments,
 ``RuntimeError`` for ``backward`` called before ``forward``,
-``FileNotFoundError`` for a missing file and the ``OSError`` of a failed
-write. A save that fails for any reason leaves the previous file as it was.
+``FileNotFoundError`` for a missing file, ``PermissionError`` for a save
+through a symbolic link another user planted in a shared directory such as
+``/tmp``, and the ``OSError`` of a failed write. A save that fails for any
+reason leaves the previous file as it was.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ __all__ = [
     "HyperparameterError",
     "DataFormatError",
     "ModelFormatError",
+    "NestingError",
+    "ModelNestingError",
     "DownloadError",
     "ChecksumError",
 ]
@@ -101,6 +107,19 @@ class DataFormatError(MinibpError, ValueError):
 
 class ModelFormatError(MinibpError, ValueError):
     """A saved model file is corrupt, of an unknown version, or unsafe to load."""
+
+
+class NestingError(MinibpError, ValueError):
+    """Modules nested more than ``MAX_DEPTH`` (64) containers deep.
+
+    Raised when such a container is built, and by ``train``, ``gradcheck``,
+    ``check_module``, ``save`` and ``load``; the message names the path to
+    the module that is too deep.
+    """
+
+
+class ModelNestingError(NestingError, ModelFormatError):
+    """A model file whose modules nest more than ``MAX_DEPTH`` deep: a `NestingError` and a `ModelFormatError`."""
 
 
 class DownloadError(MinibpError, OSError):

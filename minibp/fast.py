@@ -27,12 +27,14 @@ do not matter here.
 * BP3 and BP4 are never written out: one BLAS ``gemm`` applies
   $w \to (1 - \eta\lambda/n)\,w - \eta\,\delta a^T$ straight into $w$, and one
   ``gemv`` applies $b \to b - \eta \sum_x \delta_x$;
-* activations are applied in place; the checks `SGD.step` makes (every gradient
-  finite, no update that overflows) use bounds: $|(\delta a^T)_{jk}| \le
-  \sum|\delta| \cdot \max|a|$ for a gradient, and for $\max|w|$ a running bound
-  that each update raises by at most $\eta \max|\partial C/\partial w|$. Only
-  when a bound fails is the exact value computed, so the paths refuse the same
-  steps.
+* activations are applied in place; the checks `Optimizer.step` makes (every
+  gradient finite, no parameter left at or beyond `minibp._checks.limit`) use
+  bounds: $|(\delta a^T)_{jk}| \le \sum|\delta| \cdot \max|a|$ for a gradient,
+  and for $\max|w|$ a running bound that each update raises by at most
+  $\eta \max|\partial C/\partial w|$. Only when a bound fails is the step's
+  exact result computed and held against the same limit, so the paths refuse
+  the same steps; an $\eta$ beyond float32's range is refused as the module
+  path's update refuses it.
 
 **Held equal to the modules** by ``tests/test_fast.py``: the same parameters
 after 100 steps (relative difference $\le 10^{-12}$ in float64, $10^{-5}$ in
@@ -57,6 +59,7 @@ from numpy.typing import NDArray
 from scipy.linalg import get_blas_funcs
 from scipy.special import expit
 
+from ._checks import limit
 from .costs import Cost, QuadraticCost, SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost
 from .errors import DivergedError
 from .layers import Dense, Identity, ReLU, Sigmoid, Tanh
@@ -177,7 +180,7 @@ class FusedEpoch:
         self.l2_scale = l2_scale
         self.dtype = dtype
         self.gemm, self.gemv, self.asum = get_blas_funcs(("gemm", "gemv", "asum"), dtype=dtype)
-        self.limit = float(np.finfo(dtype).max) / 2  # as minibp._checks.check_step
+        self.limit = limit(dtype)  # the module path's limit (Optimizer.step), so both refuse the same steps
 
     def run(
         self, epoch: int, x_rows: NDArray, target_rows: NDArray, batches: Iterable[NDArray], eta: float, x_bound: float
@@ -194,6 +197,8 @@ class FusedEpoch:
         """
         weights, biases, activations, dtype = self.weights, self.biases, self.activations, self.dtype
         gemm, gemv, asum, limit = self.gemm, self.gemv, self.asum, self.limit
+        with np.errstate(over="ignore"):  # eta in the parameters' dtype, as BLAS and the module path's update see it
+            eta_fits = math.isfinite(float(np.asarray(eta, dtype=dtype)))
         w_bounds = [_max_abs(w) for w in weights]  # running upper bounds on max |w| and max |b|
         b_bounds = [_max_abs(b) for b in biases]
         beta = 1.0 - eta * self.l2_scale  # the book's L2 (eq. 93): w -> (1 - eta lambda/n) w - eta dC0/dw
@@ -214,6 +219,10 @@ class FusedEpoch:
             c = cost.forward(a_list[-1], target_rows.take(idx, axis=0).T)
             if not math.isfinite(c):
                 raise DivergedError.at(epoch, k, f"the cost is {c}", eta)
+            if not eta_fits:  # beyond float32's range: every update would write inf or NaN, as SGD.step finds
+                raise DivergedError.at(
+                    epoch, k, f"the update of Dense layer 0's w would overflow (eta = {eta:.3g} is beyond {dtype})", eta
+                )
             delta = cost.backward()
             if quadratic:
                 _times_derivative(Sigmoid, a_list[-1], delta)  # BP1: delta^L = grad_a C (*) sigma'(z^L)
@@ -229,16 +238,16 @@ class FusedEpoch:
                 b_grad = asum(delta)  # >= max |dC/db|
                 w_grad = b_grad * (x_bound if layer == 0 else asum(a_list[layer])) + self.l2_scale * w_bounds[layer]
                 w, a = weights[layer], a_list[layer]
-                if not w_bounds[layer] + eta * w_grad < limit:  # check exactly, as SGD.step does
+                if not w_bounds[layer] + eta * w_grad < limit:  # check exactly, as Optimizer.step does
                     g = delta @ a.T + self.l2_scale * w
-                    w_bounds[layer], w_grad = _max_abs(w), _max_abs(g)
                     if not np.isfinite(g).all():
                         raise DivergedError.at(epoch, k, f"the gradient of Dense layer {layer} is not finite", eta)
-                    if not w_bounds[layer] + eta * w_grad < limit:
+                    w_bounds[layer], w_grad = _max_abs(w - eta * g), 0.0  # max |w| after the step
+                    if not w_bounds[layer] < limit:
                         raise DivergedError.at(epoch, k, f"the update of Dense layer {layer}'s w would overflow", eta)
                 if not b_bounds[layer] + eta * b_grad < limit:
-                    b_bounds[layer], b_grad = _max_abs(biases[layer]), _max_abs(delta.sum(axis=1))
-                    if not b_bounds[layer] + eta * b_grad < limit:
+                    b_bounds[layer], b_grad = _max_abs(biases[layer] - eta * delta.sum(axis=1, keepdims=True)), 0.0
+                    if not b_bounds[layer] < limit:
                         raise DivergedError.at(epoch, k, f"the update of Dense layer {layer}'s b would overflow", eta)
                 w_bounds[layer] += eta * w_grad
                 b_bounds[layer] += eta * b_grad

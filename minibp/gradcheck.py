@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import as_generator
+from ._checks import as_generator, check_network
 from .module import Module
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_gradient"]
@@ -115,6 +115,7 @@ def gradcheck(
         >>> result.ok
         True
     """
+    check_network(module, "gradcheck")
     x = np.array(x, dtype=np.float64)
     rng = as_generator(rng)
     out = module.forward(x.copy())

@@ -10,7 +10,10 @@ BP1 is then ``sigmoid.backward(cost.backward())`` and BP2 is
 ``sigmoid.backward(dense.backward(delta))``.
 
 Where the book loops over the examples of a mini-batch, minibp handles them
-all at once: each array has one column per example.
+all at once: each array has one column per example. Like a layer of your
+own, these hold only the mathematics: calling a module (``layer(x)``) checks
+the batch and converts it to the layer's dtype, and the containers check the
+gradients (see `minibp.module`).
 
 The costs that pair with an output activation are in `minibp.costs`; the
 ones that take the weighted input $z$ directly (`SigmoidCrossEntropyCost`,
@@ -23,16 +26,12 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy.special import expit
 
-from ._checks import T, as_batch, as_float_batch, as_generator, check_gradient
+from ._checks import as_generator
 from .errors import HyperparameterError
 from .init import Initializer, initial_parameters
-from .module import Module, Parameter
+from .module import Module, Parameter, saved
 
 __all__ = ["Dense", "Sigmoid", "Tanh", "ReLU", "Identity", "Softmax", "Dropout"]
-
-
-def _no_forward(module: Module) -> RuntimeError:
-    return RuntimeError(f"{module!r}: backward called before forward")
 
 
 class Dense(Module):
@@ -48,7 +47,7 @@ class Dense(Module):
             $w, b \sim \mathcal N(0, 1)$.
         rng: a `numpy.random.Generator` or an int seed for the initialiser;
             ``None`` seeds from the operating system.
-        dtype: ``float64`` (default) or ``float32``; inputs are converted to it.
+        dtype: ``float64`` (default) or ``float32``; ``layer(x)`` converts inputs to it.
 
     Attributes:
         w: `Parameter` of shape ``(n_out, n_in)``; ``w.data[j, k]`` is the book's
@@ -80,7 +79,6 @@ class Dense(Module):
         Returns:
             Weighted input $z^l$, shape ``(n_out, m)``.
         """
-        x = as_batch(x, self, self.n_in, self.w.data.dtype)
         self.x = x
         return self.w.data @ x + self.b.data  # eq. 17: z = w a + b
 
@@ -94,12 +92,10 @@ class Dense(Module):
             $\partial C/\partial a^{l-1} = (w^l)^T \delta^l$, shape ``(n_in, m)``:
             the first half of BP2.
         """
-        if self.x is None:
-            raise _no_forward(self)
-        delta = check_gradient(self, grad_output, (self.n_out, self.x.shape[1]))
-        self.b.grad += delta.sum(axis=1, keepdims=True)  # BP3: dC/db = delta, summed over the batch
-        self.w.grad += delta @ self.x.T  # BP4: dC/dw = delta a^T, summed over the batch
-        return self.w.data.T @ delta  # BP2, first half: (w^l)^T delta^l
+        x = saved(self, self.x)
+        self.b.grad += grad_output.sum(axis=1, keepdims=True)  # BP3: dC/db = delta, summed over the batch
+        self.w.grad += grad_output @ x.T  # BP4: dC/dw = delta a^T, summed over the batch
+        return self.w.data.T @ grad_output  # BP2, first half: (w^l)^T delta^l
 
     def __repr__(self) -> str:
         dtype = "" if self.w.data.dtype == np.float64 else f", dtype={self.w.data.dtype}"
@@ -119,22 +115,13 @@ class Sigmoid(Module):
 
     def forward(self, x: NDArray) -> NDArray:
         r"""Return $a = \sigma(z)$ for the weighted input $z$ = ``x`` ``(n, m)``: same shape and dtype."""
-        self.a = expit(as_float_batch(x, self))  # eq. 17: a = sigma(z), kept for sigma'(z) = a (1 - a)
+        self.a = expit(x)  # eq. 17: a = sigma(z), kept for sigma'(z) = a (1 - a)
         return self.a
 
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Return $\partial C/\partial z = \partial C/\partial a \odot \sigma'(z)$, shape ``(n, m)`` (BP1, BP2)."""
-        a = _saved(self, self.a)
-        grad_output = check_gradient(self, grad_output, a.shape)
-        sigmoid_prime = a * (1 - a)  # sigma'(z) = sigma(z) (1 - sigma(z))
-        return grad_output * sigmoid_prime  # BP1 and BP2: ... (*) sigma'(z)
-
-
-def _saved(module: Module, value: T | None) -> T:
-    """Return what ``forward`` kept for ``backward``, or raise if ``forward`` has not run."""
-    if value is None:
-        raise _no_forward(module)
-    return value
+        a = saved(self, self.a)
+        return grad_output * (a * (1 - a))  # BP1 and BP2: ... (*) sigma'(z), sigma'(z) = a (1 - a)
 
 
 class Tanh(Module):
@@ -157,9 +144,8 @@ class Tanh(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        a = np.tanh(as_float_batch(x, self))
-        self.a = a
-        return a
+        self.a = np.tanh(x)
+        return self.a
 
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Multiply by $\tanh'(z) = 1 - a^2$.
@@ -170,8 +156,7 @@ class Tanh(Module):
         Returns:
             $\partial C/\partial z$, shape ``(n, m)``.
         """
-        a = _saved(self, self.a)
-        grad_output = check_gradient(self, grad_output, a.shape)
+        a = saved(self, self.a)
         return grad_output * (1 - a * a)  # tanh'(z) = 1 - tanh(z)^2
 
 
@@ -197,9 +182,7 @@ class ReLU(Module):
         Returns:
             $a$, same shape and dtype as ``x``.
         """
-        x = as_float_batch(x, self)
-        positive = x > 0
-        self.positive = positive
+        self.positive = x > 0
         return np.maximum(x, 0, dtype=x.dtype)  # max(0, z); unlike z * (z > 0), gives 0 (not NaN) for z = -inf
 
     def backward(self, grad_output: NDArray) -> NDArray:
@@ -211,9 +194,7 @@ class ReLU(Module):
         Returns:
             $\partial C/\partial z$, shape ``(n, m)``.
         """
-        positive = _saved(self, self.positive)
-        grad_output = check_gradient(self, grad_output, positive.shape)
-        return grad_output * positive  # 1 where z > 0, else 0
+        return grad_output * saved(self, self.positive)  # 1 where z > 0, else 0
 
 
 class Identity(Module):
@@ -226,14 +207,14 @@ class Identity(Module):
         self._shape: tuple[int, ...] | None = None
 
     def forward(self, x: NDArray) -> NDArray:
-        """Return ``x`` (as a float array, shape ``(n, m)``) unchanged."""
-        x = as_float_batch(x, self)
+        """Return ``x`` (shape ``(n, m)``) unchanged."""
         self._shape = x.shape
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
         """Return ``grad_output`` (shape ``(n, m)``) unchanged."""
-        return check_gradient(self, grad_output, _saved(self, self._shape))
+        saved(self, self._shape)
+        return grad_output
 
 
 class Softmax(Module):
@@ -263,7 +244,6 @@ class Softmax(Module):
         Returns:
             $a$, shape ``(n, m)``; each column is positive and sums to 1.
         """
-        x = as_float_batch(x, self)
         info = np.finfo(x.dtype)
         x = np.clip(x, info.min, info.max)  # z = +-inf acts as the largest finite value (its limit)
         top = x.max(axis=0, keepdims=True)
@@ -285,10 +265,9 @@ class Softmax(Module):
         Returns:
             $\partial C/\partial z = a \odot (g - \sum_k a_k g_k)$, shape ``(n, m)``.
         """
-        a = _saved(self, self.a)
-        g = check_gradient(self, grad_output, a.shape)
-        inner = np.einsum("ij,ij->j", a, g)  # sum_k a_k dC/da_k, per column
-        grad_input = np.subtract(g, inner, dtype=a.dtype)
+        a = saved(self, self.a)
+        inner = np.einsum("ij,ij->j", a, grad_output)  # sum_k a_k dC/da_k, per column
+        grad_input = np.subtract(grad_output, inner, dtype=a.dtype)
         grad_input *= a
         return grad_input
 
@@ -336,7 +315,6 @@ class Dropout(Module):
         Returns:
             Output, same shape and dtype as ``x``.
         """
-        x = as_float_batch(x, self)
         self._shape = x.shape
         if not self.training or self.p == 0.0:
             self.mask = None
@@ -355,10 +333,8 @@ class Dropout(Module):
         Returns:
             $\\partial C/\\partial z$, shape ``(n, m)``.
         """
-        grad_output = check_gradient(self, grad_output, _saved(self, self._shape))
-        if self.mask is None:
-            return grad_output
-        return grad_output * self.mask
+        saved(self, self._shape)
+        return grad_output if self.mask is None else grad_output * self.mask
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"

@@ -4,9 +4,12 @@ A module maps a mini-batch to a mini-batch; examples are **columns**, so an inpu
 ``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$. ``forward(x)`` computes the output and
 keeps what ``backward`` needs; ``backward(grad_output)`` **adds** into each parameter's ``grad`` and
 returns $\partial C/\partial(\text{input})$, so gradients add up until ``zero_grad()`` sets every
-``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter and every attribute
-holding a `Module` (or a list of them) is a child: nothing needs registering. Updating parameters is
-an optimizer's job.
+``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter, every attribute holding
+a `Module` (or a list of them) a child: nothing needs registering. Updating parameters is an optimizer's job.
+
+**Checks at the edges.** ``module(x)`` checks the batch once (`Module.__call__`) and containers check
+each gradient a child is given or returns, naming the child: ``forward`` and ``backward`` hold only the
+mathematics. Calling ``forward`` or ``backward`` directly skips those checks, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from ._checks import T, as_batch
 from .errors import ShapeError
 
-__all__ = ["Parameter", "Module", "evaluation_mode"]
+__all__ = ["Parameter", "Module", "evaluation_mode", "saved"]
 
 
 class Parameter:
@@ -110,7 +114,12 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     def __call__(self, x: NDArray) -> NDArray:
-        return self.forward(x)
+        """Return ``forward(x)``, ``x`` checked: a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
+        names the module); with ``n_in``, ``n = n_in`` and ``x`` in the parameters' dtype (else ints become float64)."""
+        if (n_in := getattr(self, "n_in", None)) is None:
+            return self.forward(as_batch(x, self))
+        dtype = next((v.data.dtype for v in vars(self).values() if isinstance(v, Parameter)), None)
+        return self.forward(as_batch(x, self, n_in, dtype))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``(name, child)`` for each attribute holding a module (``name.i`` inside a list)."""
@@ -190,6 +199,13 @@ class Module:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def saved(module: object, value: T | None) -> T:
+    """Return ``value``, kept by ``module.forward`` for ``backward``; `RuntimeError` if ``None`` (no forward yet)."""
+    if value is None:
+        raise RuntimeError(f"{module!r}: backward called before forward")
+    return value
 
 
 @contextlib.contextmanager

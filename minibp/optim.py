@@ -1,8 +1,11 @@
 r"""Optimizers: `SGD` (the book's rule), `Momentum`, `Nesterov` and `Adam`.
 
 An optimizer holds a list of `Parameter` objects. After a backward pass has
-filled their ``grad``, ``step()`` checks every gradient and then calls
-``update()``, which changes ``data`` in place; ``zero_grad()`` clears
+filled their ``grad``, ``step()`` makes the whole step: the regularisers'
+gradients, a check that every gradient is finite, ``update()`` (the one
+method a subclass writes: its rule, changing ``data`` in place), and a
+guard that refuses a step leaving any parameter or state buffer non-finite
+or near overflow, restoring everything as it was. ``zero_grad()`` clears
 ``grad`` for the next mini-batch. An optimizer never moves, replaces or
 reshapes a parameter's arrays: anything holding ``p.data`` or ``p.grad``
 keeps seeing the live values.
@@ -31,24 +34,29 @@ Weight decay and L2 regularisation are not optimizer options here: see
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_positive, check_step, check_unit_interval, magnitude, max_change
+from ._checks import check_positive, check_unit_interval, limit, within_limit
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
+
+if TYPE_CHECKING:
+    from .regularization import Regularizer
 
 __all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
 
 
 class Optimizer:
-    """Base class: holds the parameters, clears their gradients, checks them before each update.
+    """Base class: holds the parameters, clears their gradients, and makes each step around a subclass's `update`.
 
-    A subclass implements `update` and declares ``hyperparameters`` (name → check, run on every
-    assignment), scalar ``counters`` and ``buffers`` (attributes holding one array per parameter),
-    from which the base class makes `state_dict` and `load_state_dict`.
+    A subclass implements `update` (its rule and nothing else) and declares ``hyperparameters``
+    (name → check, run on every assignment), scalar ``counters`` and ``buffers`` (attributes holding
+    one array per parameter), from which the base class makes `state_dict`, `load_state_dict` and `step`'s guard.
 
     Args:
         parameters: the `Parameter` objects to update, e.g. ``net.parameters()``; kept as ``parameters``.
@@ -72,25 +80,21 @@ class Optimizer:
         for p in self.parameters:
             p.zero_grad()
 
-    def check_gradients(self) -> list[float]:
-        """Raise `NonFiniteError` naming a parameter whose gradient is not finite; else bound each ``|grad|``."""
-        bounds = [magnitude(p.grad) for p in self.parameters]
-        for i, (p, bound) in enumerate(zip(self.parameters, bounds)):
-            if not math.isfinite(bound):
-                bad = int(np.count_nonzero(~np.isfinite(p.grad)))
-                raise NonFiniteError(
-                    f"{type(self).__name__}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
-                    "no parameter was changed"
-                )
-        return bounds
+    def step(self, regularizers: Iterable[Regularizer] = ()) -> None:
+        """Make one step, or raise `NonFiniteError` with every parameter, buffer and counter as it was.
 
-    def check_update(self, grad_bounds: list[float]) -> None:
-        """Raise `NonFiniteError` if `update` could overflow a parameter or the state (the base class cannot know)."""
-
-    def step(self) -> None:
-        """Check the gradients, then the update's size, then `update`: a failing check raises and changes nothing."""
-        self.check_update(self.check_gradients())
-        self.update()
+        The regularisers' ``add_gradient()`` (L2), a check of every gradient, their ``before_update(eta)``
+        with this ``eta`` (`WeightDecay`), `update`; every parameter and buffer must then be finite and below
+        `minibp._checks.limit`, or (as when anything raises) the step is undone. numpy warns of nothing here.
+        """
+        regularizers = tuple(regularizers)
+        with np.errstate(all="ignore"):
+            for r in regularizers:
+                r.add_gradient()  # L2: dC/dw += (lambda/n) w
+            with _Guard(self):  # checks the gradients; undoes the step if it overflows or raises
+                for r in regularizers:
+                    r.before_update(getattr(self, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
+                self.update()
 
     def update(self) -> None:
         """Change every parameter's ``data`` using its ``grad`` (no checks)."""
@@ -115,6 +119,69 @@ class Optimizer:
     def __repr__(self) -> str:
         settings = ", ".join(f"{h}={getattr(self, h)}" for h in self.hyperparameters)
         return f"{type(self).__name__}({settings})"
+
+
+class _Guard:
+    """The guard around an optimizer's `update`: it can put back everything the update may change.
+
+    Built at the start of a step, it checks every gradient, then copies every parameter's ``data``,
+    every buffer and every counter. The array copies live on the optimizer from one step to the next
+    (``np.copyto`` into them: nothing is allocated while the arrays stay the same), and both checks
+    take one BLAS pass per array, $\\sum x \\cdot x$ over all of them, looking closer only if it fails.
+    """
+
+    def __init__(self, optimizer: Optimizer) -> None:
+        self.optimizer, params = optimizer, optimizer.parameters
+        self.owner = type(optimizer).__name__
+        if not math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params])):
+            for i, p in enumerate(params):
+                if not np.isfinite(p.grad).all():
+                    bad = int(np.count_nonzero(~np.isfinite(p.grad)))
+                    raise NonFiniteError(
+                        f"{self.owner}.step: gradient of parameter {i} {p.shape} has {bad} non-finite entries; "
+                        "no parameter was changed"
+                    )
+        self.arrays = [p.data for p in params] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
+        self.counters = {c: getattr(optimizer, c) for c in optimizer.counters}
+        sources, self.copies, self.dtypes = optimizer.__dict__.get("_step_copies", ([], [], set()))
+        if len(sources) != len(self.arrays) or not all(map(operator.is_, sources, self.arrays)):
+            self.copies = [np.empty_like(a) for a in self.arrays]  # held with their sources: ids stay unique
+            self.dtypes = {a.dtype for a in self.arrays}
+            object.__setattr__(optimizer, "_step_copies", (list(self.arrays), self.copies, self.dtypes))
+        for copy, array in zip(self.copies, self.arrays):
+            np.copyto(copy, array)
+
+    def __enter__(self) -> _Guard:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """Undo the step if it raised (the exception goes on), else `check` it."""
+        if kind is not None:
+            self.restore()
+        else:
+            self.check()
+
+    def check(self) -> None:
+        """Undo the step and raise `NonFiniteError` naming a parameter or buffer left non-finite or too large."""
+        bound = min([limit(dtype) for dtype in self.dtypes])
+        if sum([float(np.vdot(x, x)) for x in self.arrays]) < bound * bound:  # bound * bound: inf for float64
+            return
+        for k, x in enumerate(self.arrays):
+            if not within_limit(x):
+                self.restore()
+                n = len(self.optimizer.parameters)
+                what = f"parameter {k}" if k < n else f"the {self.optimizer.buffers[k // n - 1]} of parameter {k % n}"
+                raise NonFiniteError(
+                    f"{self.owner}.step: the update of {what.replace('_', ' ')} {x.shape} would overflow "
+                    f"(to non-finite values or beyond {limit(x.dtype):.3g}); no parameter was changed"
+                )
+
+    def restore(self) -> None:
+        """Put back every array and counter as it was when the guard was built."""
+        for copy, array in zip(self.copies, self.arrays):
+            np.copyto(array, copy)
+        for name, value in self.counters.items():
+            object.__setattr__(self.optimizer, name, value)
 
 
 def _checked_list(owner: str, parameters: Iterable[Parameter]) -> list[Parameter]:
@@ -185,11 +252,6 @@ class SGD(Optimizer):
         super().__init__(parameters)
         self.eta = eta
 
-    def check_update(self, grad_bounds: list[float]) -> None:
-        r"""Raise `NonFiniteError` if $w - \eta\,\partial C/\partial w$ could overflow."""
-        for i, (p, bound) in enumerate(zip(self.parameters, grad_bounds)):
-            check_step(self, f"parameter {i}", p.data, self.eta * bound, max_change(self.eta, p.grad))
-
     def update(self) -> None:
         r"""Apply eq. 13–14 to every parameter."""
         for p in self.parameters:
@@ -224,14 +286,6 @@ class Momentum(Optimizer):
         self.eta, self.mu = eta, mu
         self.velocity: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
 
-    lookahead = 0.0  # Nesterov adds eta |grad| more to w
-
-    def check_update(self, grad_bounds: list[float]) -> None:
-        """Raise `NonFiniteError` if a velocity or a parameter could overflow."""
-        for i, (p, v, bound) in enumerate(zip(self.parameters, self.velocity, grad_bounds)):
-            check_step(self, f"the velocity of parameter {i}", v, self.eta * bound)
-            check_step(self, f"parameter {i}", p.data, magnitude(v) + (1 + self.lookahead) * self.eta * bound)
-
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + v$ to every parameter."""
         for p, v in zip(self.parameters, self.velocity):
@@ -258,8 +312,6 @@ class Nesterov(Momentum):
         eta: the learning rate $\eta > 0$.
         mu: the momentum coefficient, $0 \le \mu < 1$.
     """
-
-    lookahead = 1.0
 
     def update(self) -> None:
         r"""Apply $v \to \mu v - \eta\nabla C$, $w \to w + \mu v - \eta\nabla C$ to every parameter."""
@@ -320,16 +372,6 @@ class Adam(Optimizer):
         self.t = 0
         self.first_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
         self.second_moment: list[NDArray] = [np.zeros_like(p.data) for p in self.parameters]
-
-    def check_update(self, grad_bounds: list[float]) -> None:
-        """Raise `NonFiniteError` if a moment estimate or a parameter could overflow."""
-        step = self.eta / (1 - self.beta1 ** (self.t + 1)) / self.epsilon  # |step| <= eta_t |m1| / epsilon
-        for i, (p, m1, m2, bound) in enumerate(
-            zip(self.parameters, self.first_moment, self.second_moment, grad_bounds)
-        ):
-            check_step(self, f"the first moment of parameter {i}", m1, bound)
-            check_step(self, f"the second moment of parameter {i}", m2, bound * bound)
-            check_step(self, f"parameter {i}", p.data, step * (magnitude(m1) + bound))
 
     def update(self) -> None:
         """Apply one Adam step to every parameter."""

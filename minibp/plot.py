@@ -19,7 +19,9 @@ through `minibp._files.atomic_write`; the format follows the suffix:
   series (training and evaluation cost), the middle one every ``*_accuracy``
   series, in per cent; when a schedule changed the learning rate, a third
   panel shows $\eta$ per epoch. Series that were not recorded (empty or all
-  ``None``) are left out.
+  ``None``) are left out. Given a list of histories, it draws the runs on
+  one figure to compare them: one line per run and series, a colour per run,
+  named in the legend (``labels=``, by default "run 1", "run 2", ...).
 - `plot_misclassified`: the examples (columns of ``X``, drawn as square
   images) that the network gets wrong, with their label and its guess.
 - `plot_weights`: the weights into each neuron of a `Dense` layer, row $j$ of
@@ -47,7 +49,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,54 +216,127 @@ def _series(history: Mapping[str, Any], suffix: str) -> dict[str, list[tuple[flo
     return out
 
 
-def plot_history(history: object, path: str | os.PathLike | None = None, *, title: str | None = None) -> Figure:
-    """Draw the training curves of ``history``; save them to ``path`` if given.
+def plot_history(
+    history: object,
+    path: str | os.PathLike | None = None,
+    *,
+    title: str | None = None,
+    labels: Sequence[str] | None = None,
+) -> Figure:
+    """Draw the training curves of ``history``, or of several runs on one figure; save them to ``path`` if given.
 
     Args:
         history: a `minibp.history.History`, its ``to_dict()``, or the path of
-            the JSON file written by ``History.save`` / ``minibp train --history``.
+            the JSON file written by ``History.save`` / ``minibp train --history``;
+            or a list (or tuple) of these, one per run, to compare the runs.
         path: where to write the figure (the format follows the suffix:
             ``.png``, ``.svg``, ``.pdf``); ``None`` only returns it.
         title: a title over both panels.
+        labels: the runs' names in the legend, one per history; by default
+            "run 1", "run 2", ... for a list, and none for a single history.
 
     Returns:
         The `matplotlib.figure.Figure`: two axes (cost, accuracy), three when
-        the learning rate changed.
+        the learning rate changed (in any of the runs). Each recorded series
+        of each run is one line; with several runs, a run's lines share a
+        colour and each series has its own line style.
 
     Raises:
         ModuleNotFoundError: matplotlib is not installed (``pip install minibp[plot]``).
-        DataFormatError: the history is malformed.
+        DataFormatError: a history is malformed (the message names the run).
+        ValueError: an empty list of histories, or ``labels`` that are not
+            one string per history.
+
+    Example:
+        Two runs, the second with a larger learning rate, on one figure:
+
+        ```python
+        plot_history([h1, h2], "compare.png", labels=["eta = 0.5", "eta = 3.0"])
+        ```
     """
-    data = load_history(history)  # a malformed history is reported even without matplotlib
-    costs, accuracies = _series(data, "_cost"), _series(data, "_accuracy")
-    etas = [(float(e), float(v)) for e, v in zip(data["epoch"], data.get("eta") or []) if _number(v)]
-    show_eta = len({v for _, v in etas}) > 1  # a schedule changed the learning rate
+    runs = _runs(history, labels)  # a malformed history is reported even without matplotlib
+    costs = [(name, _series(data, "_cost")) for name, data in runs]
+    accuracies = [(name, _series(data, "_accuracy")) for name, data in runs]
+    etas = [
+        (name, [(float(e), float(v)) for e, v in zip(data["epoch"], data.get("eta") or []) if _number(v)])
+        for name, data in runs
+    ]
+    show_eta = any(len({v for _, v in points}) > 1 for _, points in etas)  # a schedule changed the learning rate
     fig = _figure(15 if show_eta else 10, 4)
     axes = fig.subplots(1, 3 if show_eta else 2)
     ax_cost, ax_acc = axes[0], axes[1]
-    for label, points in costs.items():
-        ax_cost.plot(*zip(*points), marker="o", markersize=3, label=label)
-    for label, points in accuracies.items():
-        epochs, values = zip(*points)
-        ax_acc.plot(epochs, [100 * v for v in values], marker="o", markersize=3, label=label)
+    _draw(ax_cost, costs, 1.0)
+    _draw(ax_acc, accuracies, 100.0)
     ax_cost.set(xlabel="epoch", ylabel="cost", title="Cost")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
-    for ax, series in ((ax_cost, costs), (ax_acc, accuracies)):
+    for ax in (ax_cost, ax_acc):
         ax.grid(True, alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if series:
+        if ax.lines:
             ax.legend()
         else:
             _note(ax, "not recorded")
     if show_eta:
-        axes[2].step(*zip(*etas), where="post", marker="o", markersize=3)
+        for k, (name, points) in enumerate(etas):
+            if points:
+                color = f"C{k % 10}" if len(runs) > 1 else None
+                axes[2].step(*zip(*points), where="post", marker="o", markersize=3, color=color, label=name)
         axes[2].set(xlabel="epoch", ylabel=r"$\eta$", title="Learning rate")
         axes[2].set_ylim(bottom=0)
         axes[2].grid(True, alpha=0.3)
         axes[2].xaxis.get_major_locator().set_params(integer=True)
+        if len(runs) > 1:
+            axes[2].legend()
     if title:
         fig.suptitle(title)
     return _write(fig, path)
+
+
+_STYLES = ("-", "--", ":", "-.")  # a line style per series when several runs share a panel
+
+
+def _runs(history: object, labels: Sequence[str] | None) -> list[tuple[str | None, dict[str, Any]]]:
+    """``(name, data)`` of each run: one unnamed run for a single history unless ``labels`` names it."""
+    several = isinstance(history, (list, tuple))
+    sources = list(history) if isinstance(history, (list, tuple)) else [history]
+    if not sources:
+        raise ValueError("plot_history: an empty list of histories; give one history, or a list of one or more")
+    if labels is None:
+        names: list[str | None] = [f"run {k + 1}" for k in range(len(sources))] if several else [None]
+    else:
+        if isinstance(labels, str) or not isinstance(labels, Sequence) or not all(isinstance(x, str) for x in labels):
+            raise ValueError(f"plot_history: labels must be a list of strings, one per history, got {labels!r}")
+        if len(labels) != len(sources):
+            raise ValueError(f"plot_history: {len(labels)} labels for {len(sources)} histories; give one per history")
+        names = list(labels)
+    runs = []
+    for k, (name, source) in enumerate(zip(names, sources)):
+        try:
+            runs.append((name, load_history(source)))
+        except DataFormatError as err:
+            if not several:
+                raise
+            raise DataFormatError(f"plot_history: run {k + 1} of {len(sources)} ({name}): {err}") from None
+    return runs
+
+
+def _draw(ax: Any, runs: list[tuple[str | None, dict[str, list[tuple[float, float]]]]], scale: float) -> None:
+    """Plot each run's series on ``ax``, values times ``scale``; several runs get a colour each, series a style."""
+    several = len(runs) > 1
+    every = dict.fromkeys(label for _, series in runs for label in series)  # each series once, in order of appearance
+    styles = {label: _STYLES[k % len(_STYLES)] for k, label in enumerate(every)}
+    for k, (name, series) in enumerate(runs):
+        for label, points in series.items():
+            epochs, values = zip(*points)
+            ax.plot(
+                epochs,
+                [scale * v for v in values],
+                marker="o",
+                markersize=3,
+                label=label if name is None else f"{name}: {label}",
+                color=f"C{k % 10}" if several else None,
+                linestyle=styles[label] if several else "-",
+            )
 
 
 def plot_misclassified(
@@ -402,7 +477,7 @@ def plot_confusion(net: Module, X: NDArray, y: NDArray, *, path: str | os.PathLi
     guesses = predict(net, X)  # checks X: (n_in, N), finite, fits the network
     labels = _labels(y, X.shape[1], what)
     with evaluation_mode(net), np.errstate(all="ignore"):
-        n_out = int(np.shape(net.forward(X[:, :1]))[0])
+        n_out = int(np.shape(net(X[:, :1]))[0])
     k = max(n_out, int(labels.max()) + 1, int(guesses.max()) + 1)
     counts = np.zeros((k, k), dtype=np.int64)
     np.add.at(counts, (labels, guesses), 1)

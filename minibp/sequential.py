@@ -14,16 +14,21 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ._checks import as_generator, check_distinct
+from ._checks import as_generator, check_distinct, check_gradient, check_returned
 from .init import Initializer
 from .layers import Dense, Sigmoid
-from .module import Module
+from .module import Module, saved
 
 __all__ = ["Sequential", "mlp"]
 
 
 class Sequential(Module):
-    """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain."""
+    """A chain of modules, the first to last given (kept in ``layers``); ``net[0]`` is a module, ``net[1:]`` a chain.
+
+    Raises:
+        ValueError: no modules, or one module object used twice anywhere below.
+        NestingError: a module would sit more than 64 containers deep (``MAX_DEPTH``).
+    """
 
     def __init__(self, *modules: Module) -> None:
         if not modules:
@@ -33,11 +38,15 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: item {i} is {type(module).__name__}, not a Module")
         check_distinct("Sequential", ((str(i), m) for i, m in enumerate(modules)))
         self.layers: list[Module] = list(modules)
+        self.shapes: list[tuple[int, ...]] | None = None  # each module's input shape, then the output's
 
     def forward(self, x: NDArray) -> NDArray:
         """Feed ``x`` ``(n_in, m)`` forward through every module (eq. 17, layer by layer); return ``(n_out, m)``."""
+        self.shapes, shapes = None, []  # until every module has run
         for module in self.layers:
-            x = module.forward(x)
+            shapes.append(x.shape if isinstance(x, np.ndarray) else np.shape(x))
+            x = module(x)  # checks x for the module: a 2-D real batch, its n_in, its dtype
+        self.shapes = [*shapes, np.shape(x)]
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
@@ -45,8 +54,10 @@ class Sequential(Module):
 
         BP1 and BP2 fall out of this loop: each activation multiplies by its derivative, each `Dense` by $w^T$.
         """
-        for module in reversed(self.layers):
-            grad_output = module.backward(grad_output)
+        shapes = saved(self, self.shapes)
+        grad_output = check_gradient(self, grad_output, shapes[-1])
+        for i, module in reversed(list(enumerate(self.layers))):
+            grad_output = check_returned(self, i, module, module.backward(grad_output), shapes[i])
         return grad_output
 
     def named_children(self) -> Iterator[tuple[str, Module]]:

@@ -40,7 +40,7 @@ def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str,
         for name, child in module.named_children():
             x = _rows(child, x, f"{prefix}{name}.", rows)
         return x
-    out = module.forward(x)
+    out = module(x)  # checked, as in training
     shape = "(" + ", ".join(str(d) for d in out.shape[:-1]) + ", m)"
     if isinstance(module, (Parallel, Residual)):  # a row for the merge, then the rows of what it merges
         merge = f"Parallel, {len(module)} branches stacked" if isinstance(module, Parallel) else "Residual, x + f(x)"

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import T, as_generator
+from ._checks import T, as_generator, check_network
 from .gradcheck import gradcheck
 from .module import Module, Parameter
 from .optim import SGD
@@ -196,6 +196,9 @@ class _Replaying(Module):
 
     def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
         return self.inner.named_parameters(prefix, remove_duplicate)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        return self.inner.named_children()  # transparent, as named_parameters: the module's own names and depth
 
     def zero_grad(self) -> None:
         self.inner.zero_grad()
@@ -673,6 +676,7 @@ def check_module(
         >>> report.ok
         True
     """
+    check_network(module, "check_module")
     gen = as_generator(rng)
     if isinstance(x, tuple):
         if len(x) != 2:

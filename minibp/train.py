@@ -21,7 +21,7 @@ transpose of a row-per-example array (``rows.T``, which is what
 Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
 and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
 validation accuracy stalls" and early stopping are ready-made), and
-``regularization`` (`minibp.regularization`: L2 as in chapter 3, or decoupled
+``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or decoupled
 weight decay). Its `History` holds network2's four monitors.
 """
 
@@ -46,7 +46,7 @@ from .errors import DivergedError, NonFiniteError
 from .history import History
 from .module import Module, evaluation_mode
 from .optim import Optimizer
-from .regularization import L2, Regularizer
+from .regularization import L1, L2, Regularizer
 
 __all__ = ["History", "train", "evaluate", "accuracy", "predict", "CHUNK_BYTES"]
 
@@ -192,7 +192,7 @@ def train(
             (``True`` stops) and ``on_train_end(history, net, optimizer)``; see
             `minibp.callbacks`.
         regularization: one or more `minibp.regularization.Regularizer`
-            (`L2`, `WeightDecay`) applied at every step.
+            (`L2`, `L1`, `WeightDecay`) applied at every step.
         monitor_training: also record the cost and accuracy on the whole
             training set after each epoch (network2's training monitors; one
             more pass over the data).
@@ -224,7 +224,6 @@ def train(
             else f"Training with the modules' forward and backward ({run.reason})",
             flush=True,
         )
-    step = _step_with(optimizer, run.regularizers)
     history = History(evaluation_size=run.evaluation_size, training_size=run.n)
     for callback in run.callbacks:
         _hook(callback, "on_train_begin")(net, optimizer, history)
@@ -247,7 +246,7 @@ def train(
                         eta = optimizer.eta  # type: ignore[attr-defined]
                         total_cost = run.fused_epoch.run(j, run.x_rows, run.target_rows, batches, eta, run.x_bound)
                     else:
-                        total_cost = _run_epoch(j, net, run.cost, optimizer, step, run.x_rows, run.target_rows, batches)
+                        total_cost = _run_epoch(j, net, optimizer, run, batches)
             finally:
                 net.zero_grad()  # both paths leave every gradient zeroed
                 optimizer.zero_grad()
@@ -312,45 +311,32 @@ def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
     network2 scales the L2 term by the size $N$ of the set being evaluated,
     $\frac{\lambda}{2N}\sum_w w^2$, not by the training-set $n$ of the
     gradient: an `L2`'s ``penalty()``, $\frac{\lambda}{2n}\sum_w w^2$, is
-    rescaled by $n/N$. Other regularisers add their ``penalty()`` as it is.
+    rescaled by $n/N$, and an `L1`'s, $\frac{\lambda}{n}\sum_w |w|$, likewise
+    becomes $\frac{\lambda}{N}\sum_w |w|$. Other regularisers add their
+    ``penalty()`` as it is.
     """
     total = 0.0
     for r in regularizers:
-        total += r.penalty() * (r.n / n_evaluated) if isinstance(r, L2) else r.penalty()  # lambda/(2N) sum_w w^2
+        # lambda/(2N) sum_w w^2 and lambda/N sum_w |w|
+        total += r.penalty() * (r.n / n_evaluated) if isinstance(r, (L1, L2)) else r.penalty()
     return total
 
 
-def _step_with(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> Callable[[], None]:
-    """Return the function that makes one step: ``optimizer.step``, with the regularisers' hooks around it."""
-    if not regularizers:
-        return optimizer.step
-
-    def step() -> None:
-        for r in regularizers:
-            r.add_gradient()  # L2: dC/dw += (lambda/n) w
-        optimizer.check_update(optimizer.check_gradients())  # raises before anything changes
-        eta = getattr(optimizer, "eta", 0.0)
-        for r in regularizers:
-            r.before_update(eta)  # weight decay: w -> (1 - eta wd) w
-        optimizer.update()
-
-    return step
-
-
-def _run_epoch(j, net, cost, optimizer, step, x_rows, target_rows, batches) -> float:
+def _run_epoch(j: int, net: Module, optimizer: Optimizer, run: Plan, batches: Batches) -> float:
     """One epoch through the modules: forward, cost, backward, step per mini-batch; returns the summed cost."""
+    cost, regularizers, x_rows, target_rows = run.cost, run.regularizers, run.x_rows, run.target_rows
     total_cost = 0.0
     for k, idx in enumerate(batches):
         x = x_rows.take(idx, axis=0).T  # (n_in, m), one contiguous column per example
         y = target_rows.take(idx, axis=0).T
-        a = net.forward(x)
-        c = cost.forward(a, y)
+        a = net(x)
+        c = cost(a, y)
         if not math.isfinite(c):
             raise DivergedError.at(j, k, f"the cost is {c}", getattr(optimizer, "eta", "?"))
         optimizer.zero_grad()
         net.backward(cost.backward())
         try:
-            step()
+            optimizer.step(regularizers=regularizers) if regularizers else optimizer.step()  # a wrapped step too
         except NonFiniteError as err:
             raise DivergedError.at(j, k, str(err), getattr(optimizer, "eta", "?")) from err
         total_cost += c * len(idx)

@@ -8,12 +8,13 @@ light but lit unevenly (brighter at the top left, darker towards the
 corners), with a faint texture; the whole picture gets a little sensor
 noise and is blurred slightly, as a camera would. The pictures are
 180 x 240 grey-level PNG files, far larger than MNIST's 28 x 28 like a
-cropped phone photo, yet small enough to keep in the repository (about
-8 kB each). Everything comes from a seeded generator, so the files are the
+cropped phone photo, yet small enough to ship with the package (about
+8 kB each, in ``minibp/data/digits/``, where `minibp.data.example_digits`
+finds them). Everything comes from a seeded generator, so the files are the
 same on every run (``tests/test_digit.py`` checks that the committed ones
 are).
 
-    python scripts/make_digit_photos.py [--out docs/how-to/digits]
+    python scripts/make_digit_photos.py [--out minibp/data/digits]
     python scripts/make_digit_photos.py --figure docs/assets/figures/own-digit.png
 
 ``--figure`` draws instead each photo above what `minibp.data.image_to_column`
@@ -31,7 +32,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parent.parent
-PHOTOS = ROOT / "docs" / "how-to" / "digits"
+PHOTOS = ROOT / "minibp" / "data" / "digits"
 WIDTH, HEIGHT = 180, 240
 SEED = 2024
 
@@ -161,7 +162,7 @@ def draw_figure(path: Path, photos: list[Path] | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=PHOTOS, help="folder for the photos (default: docs/how-to/digits)")
+    parser.add_argument("--out", type=Path, default=PHOTOS, help="folder for the photos (default: minibp/data/digits)")
     parser.add_argument("--figure", type=Path, help="draw the photos and their 28 x 28 digits into this PNG instead")
     args = parser.parse_args(argv)
     if args.figure:

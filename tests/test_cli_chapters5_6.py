@@ -198,7 +198,7 @@ def test_conv_trains_chapter_6s_network_and_its_save_loads_back(tmp_path, capsys
     assert "Conv2d((1, 28, 28), 20, 5)" in info and "MaxPool2d((40, 8, 8))" in info and "85,670" in info
 
     pytest.importorskip("PIL")
-    four = ROOT / "docs" / "how-to" / "digits" / "four.png"
+    four = ROOT / "minibp" / "data" / "digits" / "four.png"
     assert main(["predict", str(model), str(four)]) == 0
     assert capsys.readouterr().out.startswith(f"{four}: ")
 

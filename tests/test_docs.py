@@ -202,6 +202,21 @@ def test_howto_chapter3(capsys):
     assert min(history.eta) < 0.5  # the schedule halved eta at least once, as the page shows
 
 
+def test_howto_chapter3_more(capsys):
+    """The claims of the guide's L1 and expanded-data sections about what they print."""
+    l1, expanded = example("howto_chapter3_more").main()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6  # the page shows lines 1-2 after the L1 block and 3-6 after the expand block
+    small = [float(re.search(r", (\d+)% of the first layer's", line).group(1)) for line in lines[:2]]
+    largest = [float(line.rsplit(" ", 1)[1]) for line in lines[:2]]
+    assert lines[0].startswith("L2: ") and lines[1].startswith("L1: ")
+    assert small[1] > 2 * small[0] and largest[1] > largest[0]  # L1: many weights near 0, a few large ones
+    assert all(0.8 < value <= 1.0 for value in l1.values())
+    assert lines[2] == "(784, 1000) -> (784, 5000), labels (1000,) -> (5000,)"
+    assert lines[3] == "the first block is the digits themselves: True"
+    assert expanded["expanded to 5,000, 10 epochs"] > expanded["1,000 digits, 50 epochs"]  # as the page says
+
+
 def test_howto_optimizers(capsys):
     accuracy = example("howto_optimizers").main()
     assert set(accuracy) == {
@@ -351,6 +366,22 @@ def test_every_public_name_has_a_reference_page():
             continue
         module = getattr(bp, name).__module__
         assert module in documented, f"minibp.{name} lives in {module}, which no reference page renders"
+
+
+def test_the_reference_index_lists_exactly_the_top_level_names():
+    """docs/reference/index.md's table names every entry of ``minibp.__all__`` once, and nothing else."""
+    text = (DOCS / "reference" / "index.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\|(?!---)([^|\n]*)\|([^|\n]*)\|$", text, re.M)[1:]  # the header row is not a group
+    assert len(rows) > 5, "the index has no table of names"
+    listed = [name for _, names in rows for name in re.findall(r"`([^`]+)`", names)]
+    duplicates = sorted({name for name in listed if listed.count(name) > 1})
+    assert not duplicates, f"docs/reference/index.md lists {duplicates} more than once"
+    missing = [name for name in bp.__all__ if name not in listed]
+    unknown = [name for name in listed if name not in bp.__all__]
+    assert not missing, f"docs/reference/index.md does not list {missing}: add each to the row for what it is for"
+    assert not unknown, f"docs/reference/index.md lists {unknown}, which minibp.__all__ does not hold"
+    for name, target in re.findall(r"\[`([^`]+)`\]\[([\w.]+)\]", text):
+        assert target.rsplit(".", 1)[-1] == name, f"[`{name}`] links to {target}"
 
 
 # --- MathJax: pinned, verified, unpacked safely ---------------------------------------------------

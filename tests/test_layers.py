@@ -92,13 +92,14 @@ def test_dense_rejects_complex_and_object_inputs():
         layer(np.array([[1, None], [2, 3]], dtype=object))
 
 
-def test_dense_backward_checks_shape_and_order():
+def test_dense_backward_checks_order_and_a_container_checks_the_shape():
     layer = bp.Dense(3, 2, rng=0)
     with pytest.raises(RuntimeError, match="before forward"):
         layer.backward(np.zeros((2, 4)))
-    layer(np.zeros((3, 4)))
+    net = bp.Sequential(layer)
+    net(np.zeros((3, 4)))
     with pytest.raises(bp.ShapeError, match=r"\(2, 4\).*\(2, 5\)"):
-        layer.backward(np.zeros((2, 5)))
+        net.backward(np.zeros((2, 5)))
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "3"])

@@ -153,12 +153,50 @@ def test_the_docstring_example_runs():
     assert runner.failures == 0 and runner.tries > 0
 
 
+class BlasThreads(bp.Module):
+    """Passes its input on and records how many threads BLAS had during its forward pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        from threadpoolctl import threadpool_info
+
+        self.seen.append(max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"))
+        return x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+def test_measuring_runs_blas_on_one_thread_unless_told_otherwise():
+    """As train's stepping: on a busy machine threaded measurements of 1,000 examples took eight times as long."""
+    from threadpoolctl import threadpool_limits
+
+    X, y = data()
+    spy = BlasThreads()
+    net = bp.Sequential(bp.Dense(6, 4, rng=0), spy, bp.Sigmoid(), bp.Dense(4, 3, rng=1), bp.Sigmoid())
+    with threadpool_limits(limits=2, user_api="blas"):
+        one = LearningSpeed((X, y)).measure(net)
+        unchanged = LearningSpeed((X, y), blas_threads=None).measure(net)
+        two = LearningSpeed((X, y), blas_threads=2).measure(net)
+    assert spy.seen == [1, 2, 2]
+    # The same products on another number of threads: each sum may be split differently, a few ulp apart.
+    for a, b in ((one, unchanged), (one, two)):
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-13)
+        assert a[1] == b[1]
+
+
 @pytest.mark.parametrize(
     ("make", "error", "match"),
     [
         (lambda X, y: LearningSpeed((X, y), size=0), HyperparameterError, "size"),
         (lambda X, y: LearningSpeed((X, y), size=True), HyperparameterError, "size"),
         (lambda X, y: LearningSpeed((X, y), threshold=0.0), HyperparameterError, "threshold"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=0), HyperparameterError, "blas_threads"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=True), HyperparameterError, "blas_threads"),
+        (lambda X, y: LearningSpeed((X, y), blas_threads=1.5), HyperparameterError, "blas_threads"),
         (lambda X, y: LearningSpeed((X, y[:-1])), ShapeError, "examples"),
         (lambda X, y: LearningSpeed((X[:, 0], y)), ShapeError, "n_in"),
         (lambda X, y: LearningSpeed((X[:, :0], y[:0])), ShapeError, "N >= 1"),
@@ -311,6 +349,7 @@ def _page_as_script() -> str:
     return "\n".join(code)
 
 
+@pytest.mark.slow
 def test_the_page_runs_as_shown_and_shows_earlier_layers_learning_slower(tmp_path, monkeypatch, capsys):
     pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)
@@ -319,15 +358,20 @@ def test_the_page_runs_as_shown_and_shows_earlier_layers_learning_slower(tmp_pat
     namespace: dict = {"__name__": "__page__"}
     exec(compile(script, str(PAGE), "exec"), namespace)
     history = namespace["history"]
-    assert len(history.epoch) == len(history.learning_speed) == 30
+    assert len(history.epoch) == len(history.learning_speed) == 500  # the book's 500 epochs
+    assert history.training_size == 1000 and "L2(net, lmbda=5.0, n=1000)" in script and "mini_batch_size=1000" in script
     before = namespace["before"]
     assert before == history.initial_learning_speed
     assert before[0] < before[1] < before[2] < before[3]  # the book's observation, before training
     assert (tmp_path / "vanishing-gradient.png").stat().st_size > 10_000
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("||dC/db|| after epoch") and lines[0].endswith("output")
-    assert lines[1].startswith("(before training)") and len(lines) == 10
-    assert re.fullmatch(r"hidden 1 < hidden 2 < hidden 3 after \d+ of 30 epochs", lines[-1])
+    assert lines[1].startswith("(before training)") and len(lines) == 14
+    ordered = re.fullmatch(r"hidden 1 < hidden 2 < hidden 3 after (\d+) of 500 epochs", lines[-2])
+    assert ordered and int(ordered.group(1)) == 500  # the page: the order holds in every epoch
+    speeds = np.array(history.learning_speed)
+    assert np.all(speeds[-1] < speeds[0] / 10)  # the page: every layer ends far slower than it started
+    assert re.fullmatch(r"the 1,000 training digits classified correctly at the end: [\d.]+%", lines[-1])
 
 
 @pytest.mark.slow

@@ -14,7 +14,6 @@ lists; everything else it needs, it shows:
 |---|---|
 | every page | a new, empty working folder; Python warnings are errors (`PYTHONWARNINGS`) |
 | how-to/mnist.md | `MINIBP_DATA` names a folder of small IDX files (`_docs_site.small_idx_files`) |
-| how-to/own-digit.md | the working folder is the repository's root: the page reads docs/how-to/digits/ |
 | how-to/rows-and-columns.md | PyTorch is installed (the page is skipped without it) |
 | how-to/continue-in-pytorch.md | PyTorch is installed (the page is skipped without it) |
 
@@ -38,7 +37,6 @@ PAGES = sorted(
 )
 SECONDS = 120  # the most a page may take
 
-REPOSITORY_ROOT = {"how-to/own-digit.md"}
 NEEDS = {"how-to/rows-and-columns.md": "torch", "how-to/continue-in-pytorch.md": "torch"}
 WRITES = {"how-to/save-load.md": ["model.npz", "net.json"], "how-to/vanishing-gradient.md": ["vanishing-gradient.png"]}
 # ipykernel's own shutdown request raises this one (ipykernel 7), in the kernel and not in any cell.
@@ -133,9 +131,8 @@ def test_the_page_runs_as_a_notebook(page, tmp_path):
     env = dict(os.environ, PYTHONWARNINGS=WARNINGS)
     if page == "how-to/mnist.md":
         env["MINIBP_DATA"] = str(small_idx_files(tmp_path / "data"))
-    cwd = ROOT if page in REPOSITORY_ROOT else folder
     client = NotebookClient(
-        notebook, kernel_name="python3", timeout=SECONDS, resources={"metadata": {"path": str(cwd)}}
+        notebook, kernel_name="python3", timeout=SECONDS, resources={"metadata": {"path": str(folder)}}
     )
     start = time.perf_counter()
     try:
@@ -153,6 +150,5 @@ def test_the_page_runs_as_a_notebook(page, tmp_path):
     assert is_subsequence(expected, printed), f"{page} shows output its code does not print:\n" + "\n".join(
         line for line in expected if line not in printed
     )
-    if cwd == folder:
-        written = sorted(p.name for p in folder.iterdir())
-        assert written == WRITES.get(page, []), f"{page} wrote {written} into its working folder"
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == WRITES.get(page, []), f"{page} wrote {written} into its working folder"

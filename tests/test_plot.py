@@ -75,6 +75,63 @@ def test_a_changing_learning_rate_gets_its_own_panel(tmp_path):
     assert len(plot_history(history).axes) == 2  # a constant learning rate is not worth a panel
 
 
+def test_several_runs_share_one_figure_one_line_per_run_and_series_with_a_legend(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    first, second = make_history(), make_history(epochs=3).to_dict()
+    second["training_cost"] = [2.0, 1.5, 1.2]
+    bp.History(**second).save(tmp_path / "second.json")
+    for runs in ([first, second], (first.to_dict(), tmp_path / "second.json")):
+        fig = plot_history(runs, tmp_path / "both.png")
+        cost, accuracy = fig.axes
+        assert [line.get_label() for line in cost.lines] == [
+            f"run 1: {TRAINING}",
+            "run 1: evaluation",
+            f"run 2: {TRAINING}",
+            "run 2: evaluation",
+        ]
+        assert [line.get_label() for line in accuracy.lines] == ["run 1: evaluation", "run 2: evaluation"]
+        assert [t.get_text() for t in cost.get_legend().get_texts()] == [line.get_label() for line in cost.lines]
+        assert [t.get_text() for t in accuracy.get_legend().get_texts()] == ["run 1: evaluation", "run 2: evaluation"]
+        np.testing.assert_allclose(cost.lines[0].get_ydata(), first.training_cost)
+        np.testing.assert_allclose(cost.lines[2].get_xdata(), range(3))
+        np.testing.assert_allclose(cost.lines[2].get_ydata(), [2.0, 1.5, 1.2])
+        np.testing.assert_allclose(accuracy.lines[1].get_ydata(), [60, 61, 62])
+        colours = [line.get_color() for line in cost.lines]
+        assert colours[0] == colours[1] != colours[2] == colours[3]  # a colour per run
+        styles = [line.get_linestyle() for line in cost.lines]
+        assert styles[0] == styles[2] != styles[1] == styles[3]  # a line style per series
+        assert (tmp_path / "both.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_runs_are_named_by_labels_and_a_changing_learning_rate_of_any_run_gets_its_panel():
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    constant, halved = make_history().to_dict(), make_history().to_dict()
+    constant["eta"], halved["eta"] = [3.0] * 4, [3.0, 3.0, 1.5, 1.5]
+    cost, accuracy, eta = plot_history([constant, halved], labels=["sgd", "halving"]).axes
+    assert [line.get_label() for line in accuracy.lines] == ["sgd: evaluation", "halving: evaluation"]
+    assert [line.get_label() for line in eta.lines] == ["sgd", "halving"]
+    np.testing.assert_allclose(eta.lines[1].get_ydata(), [3.0, 3.0, 1.5, 1.5])
+    assert [t.get_text() for t in eta.get_legend().get_texts()] == ["sgd", "halving"]
+    (alone,) = plot_history([make_history()]).axes[1].lines  # a list of one is a run like any other
+    assert alone.get_label() == "run 1: evaluation"
+    named = plot_history(make_history(), labels=["mine"]).axes[1].lines  # a single history may be named too
+    assert [line.get_label() for line in named] == ["mine: evaluation"]
+
+
+def test_lists_of_histories_that_cannot_be_drawn_are_refused_before_matplotlib_is_needed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # the checks come first, with or without matplotlib
+    with pytest.raises(ValueError, match="an empty list of histories"):
+        plot_history([])
+    with pytest.raises(ValueError, match="1 labels for 2 histories"):
+        plot_history([make_history(), make_history()], labels=["one"])
+    with pytest.raises(ValueError, match="labels must be a list of strings, one per history"):
+        plot_history([make_history(), make_history()], labels="ab")
+    with pytest.raises(ValueError, match="labels must be a list of strings"):
+        plot_history([make_history()], labels=[1])
+    with pytest.raises(bp.DataFormatError, match=r"run 2 of 2 \(slow\): history: 'evaluation_accuracy' must be"):
+        plot_history([make_history(), {"epoch": [0, 1], "evaluation_accuracy": None}], labels=["fast", "slow"])
+
+
 # ---------------------------------------------------------------- pictures of a network
 
 PNG = b"\x89PNG\r\n\x1a\n"

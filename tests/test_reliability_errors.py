@@ -41,6 +41,7 @@ BUILTINS = {
     "NotImplementedError": "an abstract method",
     "OSError": "a failed read or write",
     "FileNotFoundError": "a missing file",
+    "PermissionError": "a save through a link another user planted in a sticky directory, refused as open() does",
     "ModuleNotFoundError": "an optional dependency (matplotlib) is missing",
     "SystemExit": "the command line's exit status",
     "AssertionError": "minibp.testing reports a broken contract, as test kits do",
@@ -48,7 +49,6 @@ BUILTINS = {
 
 #: Names raised that are not classes: each is checked below to produce an allowed exception.
 INDIRECT = {
-    "_no_forward": "layers: returns the RuntimeError for backward before forward",
     "_Failure": "testing: internal, caught and turned into the AssertionError report",
     "_Mismatch": "data.remote: internal, caught and turned into a ChecksumError",
     "cls": "data.remote: ChecksumError or DownloadError",
@@ -155,11 +155,12 @@ def test_library_errors_always_carry_values():
 
 
 def test_indirect_raises_produce_allowed_exceptions():
-    from minibp import layers, testing
+    from minibp import testing
     from minibp.data import remote
+    from minibp.module import saved
 
-    assert isinstance(layers._no_forward(minibp.Sigmoid()), RuntimeError)
-    assert "Sigmoid" in str(layers._no_forward(minibp.Sigmoid()))
+    with pytest.raises(RuntimeError, match=r"Sigmoid\(\): backward called before forward"):
+        saved(minibp.Sigmoid(), None)
     # The internal exceptions never escape: each is raised and caught in the same function.
     for module, name, catcher in [(testing, "_Failure", "check"), (remote, "_Mismatch", "_download_file")]:
         source = Path(module.__file__).read_text(encoding="utf-8")
@@ -176,5 +177,5 @@ def test_backward_before_forward_names_the_module():
     with pytest.raises(RuntimeError, match=r"Dense\(2, 1\).*before forward"):
         minibp.Dense(2, 1, rng=0).backward([[1.0]])
     for cls in [minibp.QuadraticCost, minibp.CrossEntropyCost, minibp.LogLikelihoodCost]:
-        with pytest.raises(RuntimeError, match=rf"{cls.__name__}: backward called before forward"):
+        with pytest.raises(RuntimeError, match=rf"{cls.__name__}\(\): backward called before forward"):
             cls().backward()

@@ -85,11 +85,11 @@ def test_a_step_that_would_overflow_a_parameter_or_the_state_changes_nothing(kin
 
 def test_an_adam_state_that_would_overflow_stops_training():
     layer = bp.Dense(1, 1, rng=0)
-    layer.w.data, layer.b.data = [[1e-155]], [[0.0]]
-    net = bp.Sequential(layer)  # z = 1e-155 x = 1: a small cost, but dC/dw = 1e155 and its square overflows
+    layer.w.data, layer.b.data = [[1e-160]], [[0.0]]
+    net = bp.Sequential(layer)  # z = 1e-160 x = 1: a small cost, but dC/dw = 1e160 and its square overflows
     start = [p.data.copy() for p in net.parameters()]
     with pytest.raises(bp.DivergedError, match="second moment of parameter 0"):
-        bp.train(net, (np.full((1, 20), 1e155), np.zeros((1, 20))), optimizer=bp.Adam(net.parameters()),
+        bp.train(net, (np.full((1, 20), 1e160), np.zeros((1, 20))), optimizer=bp.Adam(net.parameters()),
                  epochs=1, mini_batch_size=10, verbose=False)  # fmt: skip
     for p, s in zip(net.parameters(), start):
         np.testing.assert_array_equal(p.data, s)
@@ -265,9 +265,10 @@ MODULES = [bp.Dense(3, 3, rng=0), bp.Sigmoid(), bp.Tanh(), bp.ReLU(), bp.Identit
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: type(m).__name__)
 @pytest.mark.parametrize("dtype", [complex, object, str])
 def test_every_module_refuses_a_gradient_that_is_not_real_numbers(module, dtype):
-    module(np.ones((3, 2)))
+    net = bp.Sequential(module)  # the container checks what it hands its module
+    net(np.ones((3, 2)))
     with pytest.raises(TypeError, match=r"backward expected a real numeric grad_output"):
-        module.backward(np.ones((3, 2)).astype(dtype))
+        net.backward(np.ones((3, 2)).astype(dtype))
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: type(m).__name__)

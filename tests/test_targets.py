@@ -10,7 +10,7 @@ from minibp.cli import main
 from minibp.data.targets import classes, target_rows
 from minibp.errors import LabelError
 
-PHOTOS = Path(__file__).resolve().parents[1] / "docs" / "how-to" / "digits"
+PHOTOS = Path(__file__).resolve().parents[1] / "minibp" / "data" / "digits"  # the example photos
 
 
 def test_classes_is_the_arg_max_or_for_one_row_whether_it_exceeds_one_half():

@@ -1,6 +1,6 @@
 """How-to: from a photo of a handwritten digit to the network's guess.
 
-Run from the repository's root (it reads the photos in docs/how-to/digits/); needs Pillow:
+Runs from any folder (the example photos come with minibp); needs Pillow:
 
     pip install minibp[image]
     python docs/examples/howto_own_digit.py
@@ -9,12 +9,10 @@ Run from the repository's root (it reads the photos in docs/how-to/digits/); nee
 from __future__ import annotations
 
 # --8<-- [start:imports]
-from pathlib import Path
-
 import numpy as np
 
 import minibp as bp
-from minibp.data import image_to_column, load_sample
+from minibp.data import example_digits, images_to_columns, load_sample
 
 # --8<-- [end:imports]
 
@@ -29,8 +27,8 @@ def main() -> list[int]:
     # --8<-- [end:train]
 
     # --8<-- [start:convert]
-    photos = sorted(Path("docs/how-to/digits").glob("*.png"))
-    x = np.hstack([image_to_column(photo) for photo in photos])  # one column per photo
+    photos = example_digits()  # the paths of the five photos that come with minibp
+    x = images_to_columns(photos)  # image_to_column of each photo, side by side: one column per photo
     print("photos:", [photo.name for photo in photos])
     print("input:", x.shape, x.dtype, f"pixels in [{x.min():g}, {x.max():g}]")
     # --8<-- [end:convert]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import minibp as bp
+from minibp.module import saved
 
 
 class Tanh(bp.Module):
@@ -25,9 +26,8 @@ class Tanh(bp.Module):
         return self.a
 
     def backward(self, grad_output):
-        if self.a is None:
-            raise RuntimeError("Tanh: backward called before forward")
-        return grad_output * (1.0 - self.a**2)  # dC/dz = dC/da (*) tanh'(z)
+        a = saved(self, self.a)  # what forward kept; a RuntimeError if forward has not run
+        return grad_output * (1.0 - a**2)  # dC/dz = dC/da (*) tanh'(z)
 
 
 # --8<-- [end:layer]
@@ -47,9 +47,8 @@ class Scale(bp.Module):
         return self.s.data * x  # a = s (*) x, s broadcast over the m columns
 
     def backward(self, grad_output):
-        if self.x is None:
-            raise RuntimeError("Scale: backward called before forward")
-        self.s.grad += (grad_output * self.x).sum(axis=1, keepdims=True)  # dC/ds_j = sum_x dC/da_j x_j
+        x = saved(self, self.x)
+        self.s.grad += (grad_output * x).sum(axis=1, keepdims=True)  # dC/ds_j = sum_x dC/da_j x_j
         return grad_output * self.s.data  # dC/dx = dC/da (*) s
 
     def __repr__(self) -> str:

@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "check_max_bytes",
     "check_size",
+    "describe_bytes",
 ]
 
 #: The most memory a loader's arrays may take unless told otherwise: 1 GiB (1,073,741,824 bytes).
@@ -112,10 +113,28 @@ def check_max_bytes(max_bytes: object) -> int | None:
 
 
 def _human(n: int) -> str:
+    """``n`` bytes for a reader, in integer arithmetic: a header's sizes can multiply past a float's range."""
     for unit, size in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if n >= size:
-            return f"{n / size:,.1f} {unit}"
+            tenths = (10 * n + size // 2) // size  # rounded to one decimal place
+            return f"{tenths // 10:,}.{tenths % 10} {unit}"
     return f"{n} bytes"
+
+
+def _scientific(n: int) -> str:
+    """A positive integer as ``d.de+k`` (truncated), without ``str(n)``, which refuses more than 4,300 digits."""
+    k = max(0, int((n.bit_length() - 1) * 0.30102999566398120) - 1)  # log10(2); k <= floor(log10 n)
+    while 10 ** (k + 1) <= n:
+        k += 1
+    two = n // 10 ** (k - 1) if k else 10 * n
+    return f"{two // 10}.{two % 10}e+{k:02d}"
+
+
+def describe_bytes(n: int) -> str:
+    """``n`` bytes as ``"1,073,741,824 bytes (1.1 GB)"``; beyond $10^{21}$ only the order, ``"about 3.4e+38 bytes"``."""
+    if n >= 10**21:
+        return f"about {_scientific(n)} bytes"
+    return f"{n:,} bytes ({_human(n)})"
 
 
 def check_size(what: str, nbytes: int, max_bytes: int | None) -> None:
@@ -131,6 +150,6 @@ def check_size(what: str, nbytes: int, max_bytes: int | None) -> None:
     """
     if max_bytes is not None and nbytes > max_bytes:
         raise DataFormatError(
-            f"{what} would take {nbytes:,} bytes ({_human(nbytes)}) of memory, more than max_bytes={max_bytes:,} "
-            f"({_human(max_bytes)}); pass a larger max_bytes (or max_bytes=None for no limit) if this is meant"
+            f"{what} would take {describe_bytes(nbytes)} of memory, more than max_bytes={describe_bytes(max_bytes)}; "
+            "pass a larger max_bytes (or max_bytes=None for no limit) if this is meant"
         )

@@ -24,6 +24,16 @@ array, or to a Pillow image:
    0), where MNIST's digits have theirs; a digit so lopsided that this would
    push ink out of the field goes only as far as the edge.
 
+Memory: an image file's header is read first, and a file of more than
+`MAX_PIXELS` pixels is refused before any pixel is decoded (a JPEG is
+decoded at 1/2, 1/4 or 1/8 of its size if that is enough); an image of more
+than `WORK_PIXELS` is reduced by a whole factor, with a box filter, before it
+is converted to floats. Reading any image takes less than 150 MB.
+
+`images_to_columns` makes several images one batch, one column each, and
+`example_digits` returns the paths of five photos of handwritten digits that
+come with minibp (in ``minibp/data/digits/``), to try all this on.
+
 Pillow is needed only to read image files (``pip install minibp[image]``);
 arrays are converted with numpy and scipy alone.
 
@@ -34,21 +44,26 @@ writing (MNIST's digits were not deskewed either).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import sys
-from typing import TYPE_CHECKING, Any, TypeGuard, Union
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeGuard, Union
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy import ndimage
 
 from ..errors import DataFormatError, NonFiniteError, ShapeError
-from ._common import float_dtype
+from ._common import DataNotFoundError, float_dtype
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = ["image_to_column", "probe_image", "PILLOW_HINT"]
+__all__ = ["image_to_column", "images_to_columns", "example_digits", "EXAMPLE_DIGITS", "probe_image", "PILLOW_HINT"]
 
 #: What to install when an image file must be read and Pillow is missing.
 PILLOW_HINT = "reading image files needs Pillow: pip install minibp[image]"
@@ -60,7 +75,23 @@ BACKGROUND_PERCENTILE = 99.0  # background brighter than this much of the paper 
 INK_PERCENTILE = 75.0  # ink as bright as this much of the ink becomes 1
 SPECK = 0.1  # ink blobs smaller than this fraction of the largest are not part of the digit
 
+#: The largest image file `image_to_column` decodes, in pixels (4096 x 4096), after a JPEG's reduction:
+#: at most 8 bytes a pixel while Pillow decodes and converts it, 134 MB. Its header is checked first.
+MAX_SIDE = 4096
+MAX_PIXELS = MAX_SIDE * MAX_SIDE
+#: The most pixels the conversion works on (2 megapixels, about 1448 x 1448): a larger image is first
+#: reduced by a whole factor with a box filter (Pillow's ``reduce``; a block mean for an array). The
+#: conversion takes about 35 bytes a pixel, 73 MB; the digit ends up 20 pixels high either way.
+WORK_PIXELS = 1 << 21
+_TOO_MANY = (
+    f"more than image_to_column reads ({MAX_SIDE} x {MAX_SIDE}, {MAX_PIXELS:,} pixels): "
+    "scale the image down or crop it to the digit"
+)
+
 ImageLike = Union[str, "os.PathLike[str]", "PILImage.Image", NDArray[Any]]
+
+#: The digits of the example photos, in the order `example_digits` returns them; ``NAME.png`` shows a NAME.
+EXAMPLE_DIGITS = ("two", "three", "four", "seven", "nine")
 
 
 def image_to_column(image: ImageLike, *, dtype: DTypeLike = np.float64) -> NDArray:
@@ -89,7 +120,10 @@ def image_to_column(image: ImageLike, *, dtype: DTypeLike = np.float64) -> NDArr
         ModuleNotFoundError: ``image`` is a file and Pillow is not installed
             (an `ImportError`).
         FileNotFoundError: there is no such file.
-        DataFormatError: the file is not an image Pillow can read.
+        DataFormatError: the file is not an image Pillow can read, or its
+            header declares more than `MAX_PIXELS` (4096 x 4096; a JPEG
+            counts at the 1/2, 1/4 or 1/8 of its size it is decoded at); the
+            message names the file and its size. Nothing is decoded then.
         ShapeError: an array that is not 2-D or smaller than 3 × 3.
         NonFiniteError: an array holding NaN or infinity.
         TypeError: an array that is not real numbers (complex, object, text).
@@ -108,6 +142,77 @@ def image_to_column(image: ImageLike, *, dtype: DTypeLike = np.float64) -> NDArr
     ink, digit = _ink(gray)
     box = _fit(digit, ink)
     return _centre(box).reshape(SIDE * SIDE, 1).astype(dt)
+
+
+def images_to_columns(images: Iterable[ImageLike], *, dtype: DTypeLike = np.float64) -> NDArray:
+    r"""Turn several pictures of one digit each into one batch, a column per picture, in their order.
+
+    Each picture is converted by `image_to_column`; the columns are stacked
+    side by side, as ``np.hstack([image_to_column(i) for i in images])``
+    would, but an empty set of pictures is a clear error. A picture that
+    cannot be converted raises what `image_to_column` raises for it.
+
+    Args:
+        images: image files' paths, Pillow images or 2-D arrays of grey levels,
+            as `image_to_column` takes them (a list, a tuple, any iterable).
+        dtype: floating dtype of the result.
+
+    Returns:
+        The batch, shape $(784, m)$ for $m$ pictures: column $k$ is
+        ``image_to_column(images[k])``.
+
+    Raises:
+        ShapeError: ``images`` holds no picture (a folder or a pattern that
+            matched no file, say).
+        TypeError: ``images`` is one picture rather than a collection of them.
+
+    Example:
+        >>> from minibp.data import example_digits, images_to_columns
+        >>> images_to_columns(example_digits()).shape  # the files are read with Pillow
+        (784, 5)
+    """
+    one = isinstance(images, (str, os.PathLike)) or _is_pil_image(images)
+    if one or (isinstance(images, np.ndarray) and images.ndim < 3):  # a 3-D array is a stack of 2-D images
+        raise TypeError(
+            f"images_to_columns expected a collection of images, got one ({type(images).__name__}); "
+            "use image_to_column for a single image, or put it in a list"
+        )
+    columns = [image_to_column(image, dtype=dtype) for image in images]
+    if not columns:
+        raise ShapeError(
+            f"images_to_columns: no images were given (an empty {type(images).__name__}), so there is no batch "
+            "to make (a folder or a file pattern that matched no file?)"
+        )
+    return np.hstack(columns)
+
+
+def example_digits() -> list[Path]:
+    """Return the paths of the five example photos of handwritten digits that come with minibp.
+
+    A 2, a 3, a 4, a 7 and a 9, in this order, named after their digit
+    (``two.png``, ..., ``nine.png``; `EXAMPLE_DIGITS` lists the names): grey
+    PNG files of 180 × 240 pixels, dark ink on light paper lit unevenly, as a
+    phone would take them. They are drawn, not photographed, by
+    ``scripts/make_digit_photos.py`` from a seeded generator, and live in the
+    installed package (``minibp/data/digits/``), so they are found from any
+    working folder.
+
+    Returns:
+        The five paths, each an existing file.
+
+    Raises:
+        DataNotFoundError: a photo is missing from the installation of minibp
+            (a package built without its data files).
+    """
+    folder = Path(__file__).resolve().parent / "digits"
+    paths = [folder / f"{name}.png" for name in EXAMPLE_DIGITS]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"the example photos {missing} are not in {folder}: this installation of minibp lacks its data "
+            "files; reinstall it (pip install --force-reinstall minibp)"
+        )
+    return paths
 
 
 # ---------------------------------------------------------------- 1. grey levels in [0, 1]
@@ -138,18 +243,63 @@ def _from_pil(img: PILImage.Image) -> NDArray[np.float64]:
     return np.array(img.convert("L"), dtype=np.float64)
 
 
-def _read(path: str | os.PathLike[str]) -> NDArray[np.float64]:
-    """Grey levels of an image file, upright as the camera held it."""
+def _open(f: BinaryIO, path: str | os.PathLike[str]) -> tuple[PILImage.Image, tuple[int, int]]:
+    """Open an image file, reading only its header; return it and its size, or refuse it if it is too large.
+
+    A JPEG is set to decode at the smallest of 1/1, 1/2, 1/4, 1/8 of its size
+    that still holds `WORK_PIXELS` (Pillow's ``draft``), so a large photo
+    costs what its reduced size does.
+    """
     Image = _pillow()
+    try:
+        with warnings.catch_warnings():  # over Pillow's own limit: refused below, naming the size
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f)
+    except Image.DecompressionBombError as err:  # over twice Pillow's own limit, which gives the pixels, not the sides
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise DataFormatError(f"{os.fspath(path)!r} declares {size}, {_TOO_MANY} ({err})") from err
+    except Exception as err:  # whatever a decoder raises on a file that is not an image
+        raise DataFormatError(f"{os.fspath(path)!r} is not an image Pillow can read ({_why(err)})") from err
+    width, height = img.size
+    if img.format in ("JPEG", "MPO") and width * height > WORK_PIXELS:
+        shrink = math.sqrt(WORK_PIXELS / (width * height))
+        img.draft("L", (max(1, math.ceil(width * shrink)), max(1, math.ceil(height * shrink))))
+    if img.width * img.height > MAX_PIXELS:
+        img.close()
+        reduced = (
+            f" (still {img.width} x {img.height} decoded at 1/8 of its size)" if img.size != (width, height) else ""
+        )
+        raise DataFormatError(f"{os.fspath(path)!r} is {width} x {height} pixels{reduced}, {_TOO_MANY}")
+    return img, (width, height)
+
+
+def _small(img: PILImage.Image) -> PILImage.Image:
+    """``img``, or a box-filtered copy reduced by a whole factor to at most `WORK_PIXELS` pixels."""
+    factor = math.ceil(math.sqrt(img.width * img.height / WORK_PIXELS))
+    while math.ceil(img.width / factor) * math.ceil(img.height / factor) > WORK_PIXELS:
+        factor += 1
+    if factor <= 1:
+        return img
+    if img.mode in ("1", "P", "PA", "I;16", "I;16L", "I;16B", "I;16N"):  # reduce refuses these, or averages indices
+        wider = {"1": "L", "P": "RGBA" if "transparency" in img.info else "RGB", "PA": "RGBA"}
+        img = img.convert(wider.get(img.mode, "I"))
+    return img.reduce(factor)
+
+
+def _read(path: str | os.PathLike[str]) -> NDArray[np.float64]:
+    """Grey levels of an image file, upright as the camera held it, reduced to at most `WORK_PIXELS` pixels."""
+    _pillow()
     from PIL import ImageOps
 
     with open(path, "rb") as f:  # a missing file or a directory raises as usual
+        img, _ = _open(f, path)
         try:
-            with Image.open(f) as img:
-                img = ImageOps.exif_transpose(img)
-                return _from_pil(img)
+            return _from_pil(ImageOps.exif_transpose(_small(img)))
         except Exception as err:  # whatever a decoder raises on a file that is not an image
             raise DataFormatError(f"{os.fspath(path)!r} is not an image Pillow can read ({_why(err)})") from err
+        finally:
+            img.close()
 
 
 def probe_image(path: str | os.PathLike[str]) -> tuple[str, int, int]:
@@ -163,15 +313,14 @@ def probe_image(path: str | os.PathLike[str]) -> tuple[str, int, int]:
     Raises:
         ModuleNotFoundError: Pillow is not installed.
         FileNotFoundError: there is no such file.
-        DataFormatError: Pillow does not recognise the file as an image.
+        DataFormatError: Pillow does not recognise the file as an image, or
+            it has more pixels than `image_to_column` reads (`MAX_PIXELS`,
+            after a JPEG's reduction).
     """
-    Image = _pillow()
     with open(path, "rb") as f:
-        try:
-            with Image.open(f) as img:
-                return str(img.format), int(img.width), int(img.height)
-        except Exception as err:  # whatever a decoder raises on a file that is not an image
-            raise DataFormatError(f"{os.fspath(path)!r} is not an image Pillow can read ({_why(err)})") from err
+        img, (width, height) = _open(f, path)
+        img.close()
+        return str(img.format), int(width), int(height)
 
 
 def _why(err: Exception) -> str:
@@ -184,7 +333,7 @@ def _gray(image: ImageLike) -> NDArray[np.float64]:
     if isinstance(image, (str, os.PathLike)):
         a = _read(image)
     elif _is_pil_image(image):
-        a = _from_pil(image)
+        a = _from_pil(_small(image))
     else:
         a = np.asarray(image)
         if a.dtype.kind not in "biuf":
@@ -196,10 +345,11 @@ def _gray(image: ImageLike) -> NDArray[np.float64]:
             elif a.shape == (784,):
                 hint = " (already a column? an image is (rows, cols): use a.reshape(28, 28))"
             raise ShapeError(f"image_to_column expected a 2-D image of shape (rows, cols), got {a.shape}{hint}")
-        a = a.astype(np.float64)
-        bad = np.count_nonzero(~np.isfinite(a))
+        bad = a.size - np.count_nonzero(np.isfinite(a))
         if bad:
             raise NonFiniteError(f"image_to_column: the image holds {bad} NaN or infinite pixels of {a.size}")
+        if min(a.shape) >= 3:
+            a = _block_mean(a)
     if min(a.shape) < 3:
         hint = " (already a column? an image is (rows, cols): use a.reshape(28, 28))" if a.shape == (784, 1) else ""
         raise ShapeError(f"image_to_column expected an image of at least 3 x 3 pixels, got {a.shape}{hint}")
@@ -210,6 +360,24 @@ def _gray(image: ImageLike) -> NDArray[np.float64]:
     if not hi > lo:
         raise ValueError(f"image_to_column: the image is blank, every pixel is {lo * scale:g}; no digit to find")
     return (a - lo) / (hi - lo)
+
+
+def _block_mean(a: NDArray[Any]) -> NDArray[np.float64]:
+    """``a`` as float64, averaged over square blocks of a whole number of pixels if it has more than `WORK_PIXELS`.
+
+    The blocks at the right and bottom edges may be smaller, as in Pillow's
+    ``reduce``; no copy of ``a`` as large as ``a`` is made.
+    """
+    rows, cols = a.shape
+    factor = math.ceil(math.sqrt(a.size / WORK_PIXELS))
+    while math.ceil(rows / factor) * math.ceil(cols / factor) > WORK_PIXELS:
+        factor += 1
+    if factor <= 1:
+        return a.astype(np.float64)
+    starts_r, starts_c = np.arange(0, rows, factor), np.arange(0, cols, factor)
+    sums = np.add.reduceat(np.add.reduceat(a, starts_r, axis=0, dtype=np.float64), starts_c, axis=1)
+    counts = np.outer(np.diff(starts_r, append=rows), np.diff(starts_c, append=cols))
+    return sums / counts
 
 
 # ---------------------------------------------------------------- 2-3. ink on black, background 0

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from .._files import atomic_write
 from ..errors import DataFormatError
-from ._common import DEFAULT_MAX_BYTES, check_max_bytes, check_size
+from ._common import DEFAULT_MAX_BYTES, check_max_bytes, check_size, describe_bytes
 
 __all__ = ["read_idx", "read_idx_header", "write_idx", "is_pickle", "IDX_TYPES", "PICKLE_HINT"]
 
@@ -126,7 +126,7 @@ def _read_exactly(f: _Stream, n: int) -> bytearray:
     return buf
 
 
-def _read_body(f: _Stream, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
+def _read_body(f: _Stream, n: int, what: str) -> tuple[NDArray[np.uint8], int]:
     """Read up to ``n`` bytes into a new array; return it and the number of bytes read.
 
     The array is allocated uninitialised, so memory pages are only touched
@@ -135,7 +135,7 @@ def _read_body(f: _Stream, n: int, name: str) -> tuple[NDArray[np.uint8], int]:
     try:
         out = np.empty(n, dtype=np.uint8)
     except (MemoryError, ValueError) as err:
-        raise DataFormatError(f"{name}: header announces {n} data bytes, more than can be allocated") from err
+        raise DataFormatError(f"{what} needs {describe_bytes(n)}, more than can be allocated") from err
     view = out.data
     got = 0
     while got < n:
@@ -174,8 +174,9 @@ def _parse(f: _Stream, name: str, max_bytes: int | None) -> NDArray:
     expected = dtype.itemsize
     for n in shape:
         expected *= n
-    check_size(f"{name}: shape {shape} of {dtype.name}", expected, max_bytes)  # before decompressing the body
-    data, got = _read_body(f, expected, name)
+    what = f"{name}: shape {shape} of {dtype.name}"
+    check_size(what, expected, max_bytes)  # before decompressing the body
+    data, got = _read_body(f, expected, what)
     if got < expected:
         raise DataFormatError(
             f"{name}: truncated: shape {shape} of {dtype.name} needs {expected} data bytes, file has {got}"

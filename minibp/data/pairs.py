@@ -25,7 +25,7 @@ def output_size(net: Module, X: NDArray, what: str) -> int:
     """Run one example through ``net`` to learn (and check) the output size."""
     with evaluation_mode(net), np.errstate(all="ignore"):
         try:
-            out = net.forward(X[:, :1])
+            out = net(X[:, :1])
         except ShapeError as err:  # the module saw one probe column: say what the caller passed
             hint = " (examples are columns: did you pass rows? use X.T)" if fits(net, X.T) else ""
             raise ShapeError(f"{what}: X of shape {X.shape} does not fit the network{hint}: {err}") from err
@@ -35,7 +35,7 @@ def output_size(net: Module, X: NDArray, what: str) -> int:
 def fits(net: Module, X: NDArray) -> bool:
     """Whether the first column of ``X`` goes through ``net`` (to suggest ``X.T`` for data passed as rows)."""
     try:
-        net.forward(X[:, :1])
+        net(X[:, :1])
     except (ShapeError, ValueError, TypeError):
         return False
     return True

@@ -66,9 +66,10 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._checks import check_network, deferred_tree_checks
 from .._files import atomic_write
 from .._version import __version__
-from ..errors import ModelFormatError, NonFiniteError
+from ..errors import ModelFormatError, ModelNestingError, NestingError, NonFiniteError
 from ..module import Module, Parameter
 from .checks import check_fields, check_sizes
 from .format import (
@@ -138,6 +139,7 @@ def save(
         ValueError: loading would refuse the file for another reason, say a
             configuration its module's constructor rejects.
     """
+    check_network(net, "save")
     tree = architecture(net)
     arrays, names = {}, []
     for name, p in net.named_parameters():  # each parameter once, a tied one under its first name
@@ -276,7 +278,14 @@ def _checkpoint(archive: Archive) -> Checkpoint:
     archive.require_entries({HEADER} | {PARAM + n for n in names} | {OPTIM + k for k in optim_keys})
     check_sizes(header["architecture"], archive.members, names, ties, where)  # before anything is allocated
     rng = None if header["rng"] is None else restore_rng(header["rng"], where)
-    net = build(header["architecture"], f"{where}: architecture")
+    with deferred_tree_checks():  # containers check the tree below them; once for the whole network is enough
+        net = build(header["architecture"], f"{where}: architecture")
+    try:
+        check_network(net, f"{where}: architecture")
+    except NestingError as err:
+        raise ModelNestingError(f"{err}") from err
+    except ValueError as err:
+        raise ModelFormatError(f"{err}") from err
     apply_ties(net, ties, where)
     _share_rng(net, header.get("rng_shared_with", []), rng, where)
     named = list(net.named_parameters())

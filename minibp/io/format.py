@@ -39,8 +39,8 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .._checks import is_integer
-from ..errors import ModelFormatError
+from .._checks import MAX_DEPTH, is_integer
+from ..errors import ModelFormatError, ModelNestingError
 from .state import ALLOWED_KINDS
 
 __all__ = [
@@ -189,7 +189,7 @@ def open_archive(source: IO[bytes], where: str) -> Iterator[Archive]:
                 raise ModelFormatError(f"{where}: entry {info.filename!r} appears twice")
             members[key] = _check_member(archive, info, archive_size, where)
         _check_header_entry(members, where)
-        header = json.loads(npz[HEADER + ".npy"].tobytes().decode("utf-8"))
+        header = _decode_header(npz[HEADER + ".npy"].tobytes(), where)
         yield Archive(_check_header(header, where), members, where, lambda key: npz[key + ".npy"])
 
 
@@ -208,8 +208,19 @@ def archive_of(arrays: Mapping[str, NDArray], where: str) -> Archive:
         _check_dtype(key + ".npy", value.dtype, where)
         members[key] = value.shape, value.dtype
     _check_header_entry(members, where)
-    header = json.loads(arrays[HEADER].tobytes().decode("utf-8"))
+    header = _decode_header(arrays[HEADER].tobytes(), where)
     return Archive(_check_header(header, where), members, where, arrays.__getitem__)
+
+
+def _decode_header(raw: bytes, where: str) -> object:
+    """The JSON header; JSON nested deeper than the decoder's recursion allows is modules nested too deep."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except RecursionError as err:  # hundreds of levels: far beyond MAX_DEPTH containers, refused at once
+        raise ModelNestingError(
+            f"{where}: the header nests JSON too deeply to decode: modules nested far more than MAX_DEPTH = "
+            f"{MAX_DEPTH} containers deep"
+        ) from err
 
 
 def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int, where: str) -> tuple:

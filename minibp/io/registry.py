@@ -25,8 +25,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import conv, layers
+from .._checks import MAX_DEPTH
 from ..conv import Conv2d
-from ..errors import ModelFormatError
+from ..errors import ModelFormatError, ModelNestingError, NestingError
 from ..layers import Dense
 from ..module import Module
 from ..sequential import Sequential
@@ -36,8 +37,6 @@ __all__ = ["MAX_DEPTH", "register_module", "registered_modules", "module_config"
 
 M = TypeVar("M", bound=type)
 
-MAX_DEPTH = 64
-"""How deeply containers may nest, in a network being saved and in a file being loaded."""
 _REGISTRY: dict[str, type[Module]] = {}
 _CONTAINERS: set[type[Module]] = set()
 
@@ -179,10 +178,10 @@ def architecture(module: Module, depth: int = 0) -> dict[str, Any]:
 
     Raises:
         TypeError: a module is not registered or has no configuration.
-        ValueError: containers are nested more than 64 deep.
+        NestingError: containers are nested more than `MAX_DEPTH` (64) deep.
     """
     if depth > MAX_DEPTH:
-        raise ValueError(f"save: modules nested more than {MAX_DEPTH} deep")
+        raise NestingError(f"save: modules nested more than MAX_DEPTH = {MAX_DEPTH} containers deep")
     node: dict[str, Any] = {"type": _type_name(module), "config": module_config(module)}
     if type(module) in _CONTAINERS:
         node["modules"] = [architecture(child, depth + 1) for child in module.children()]
@@ -202,7 +201,7 @@ def _zeros_init(n_in: int, n_out: int, rng: np.random.Generator, dtype: Any) -> 
 def build(node: object, where: str, depth: int = 0) -> Module:
     """Rebuild a module (parameters not yet loaded) from an architecture node, or raise `ModelFormatError`."""
     if depth > MAX_DEPTH:
-        raise ModelFormatError(f"{where}: modules nested more than {MAX_DEPTH} deep")
+        raise ModelNestingError(f"{where}: modules nested more than MAX_DEPTH = {MAX_DEPTH} containers deep")
     if not isinstance(node, dict) or not isinstance(node.get("type"), str) or not isinstance(node.get("config"), dict):
         raise ModelFormatError(
             f"{where}: expected an object with a string 'type' and an object 'config', got {node!r:.200}"

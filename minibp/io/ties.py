@@ -26,11 +26,17 @@ from ..module import Module, Parameter
 __all__ = ["find_ties", "apply_ties", "named_modules"]
 
 
-def named_modules(net: Module, prefix: str = "") -> Iterator[tuple[str, Module]]:
-    """Yield ``(dotted name, module)`` for ``net`` (named ``""``) and every module below it, depth first."""
-    yield prefix.rstrip("."), net
-    for name, child in net.named_children():
-        yield from named_modules(child, f"{prefix}{name}.")
+def named_modules(net: Module) -> Iterator[tuple[str, Module]]:
+    """Yield ``(dotted name, module)`` for ``net`` (named ``""``) and every module below it, depth first.
+
+    A loop over a stack, not a recursion: each module costs the same however deep it sits.
+    """
+    stack: list[tuple[str, Module]] = [("", net)]
+    while stack:
+        name, module = stack.pop()
+        yield name, module
+        prefix = f"{name}." if name else ""
+        stack.extend((prefix + child_name, child) for child_name, child in reversed(list(module.named_children())))
 
 
 def _places(net: Module) -> Iterator[tuple[str, Module, str, Parameter]]:
