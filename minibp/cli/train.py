@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from . import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, _chapters
 from ._args import ParserSettings, binary_size, data_set_problem, describe, output_problem, show
 
 if TYPE_CHECKING:
@@ -60,51 +60,7 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         "n the number of training examples (default: 0, none)",
     )
     _add_training_options(t)
-    _add_chapter_options(t)
-
-
-def _add_chapter_options(t: argparse.ArgumentParser) -> None:
-    """The options of chapters 5 and 6: the learning speeds, the convolutional network."""
-    t.add_argument(
-        "--conv",
-        action="store_true",
-        help="train chapter 6's convolutional network instead of --sizes: Conv2d((1,28,28), 20, 5), ReLU, "
-        "MaxPool2d, Conv2d((20,12,12), 40, 5), ReLU, MaxPool2d, Dense(640, 100), ReLU, Dense(100, 10), He "
-        "initialisation for the convolutions and scaled for the dense layers, the log-likelihood cost, sgd eta 0.1; "
-        "for 28 x 28 images and 10 classes. Not with --sizes, --init or another --cost",
-    )
-    t.add_argument(
-        "--learning-speed",
-        action="store_true",
-        help="record chapter 5's learning speed of each Dense layer after each epoch, on the first 1,000 training "
-        "examples, into the history (see 'minibp plot speed HISTORY')",
-    )
-
-
-def _network_problems(args: argparse.Namespace) -> list[str]:
-    """Refuse what does not apply with ``--conv``; fill in the defaults of ``--sizes``, ``--init`` and ``--cost``.
-
-    Their parsers default to ``None``, so that an option given with ``--conv`` is seen even when it names
-    the value another network takes by default.
-    """
-    problems = []
-    if args.conv:
-        fixed = "the chapter-6 network is fixed (He initialisation for its convolutions, scaled for its dense layers)"
-        given = [option for option in ("sizes", "init") if getattr(args, option) is not None]
-        problems += [f"--{option} does not apply with --conv: {fixed}" for option in given]
-        if args.cost not in (None, "log-likelihood"):
-            problems.append(
-                f"--cost {args.cost} does not apply with --conv: its network ends in Dense(100, 10) and "
-                "the log-likelihood cost, which applies the softmax itself"
-            )
-        args.sizes, args.cost = [784, 10], "log-likelihood"  # what it takes and gives: 28 x 28 pixels, 10 classes
-    if args.sizes is None:
-        args.sizes = [784, 30, 10]
-    if args.init is None and not args.conv:
-        args.init = "book"
-    if args.cost is None:
-        args.cost = "quadratic"
-    return problems
+    _chapters.add_options(t)
 
 
 def _add_training_options(t: argparse.ArgumentParser) -> None:
@@ -172,12 +128,12 @@ def _memory_problem(sizes: list[int], dtype: str) -> str | None:
 def check(args: argparse.Namespace) -> list[str]:
     """What is wrong with the arguments of 'minibp train', one sentence each, found before any work.
 
-    It also fills in the defaults that depend on ``--conv`` (see `_network_problems`).
+    It also fills in the defaults that depend on ``--conv`` (see `minibp.cli._chapters.network_problems`).
     """
     from ..init import INITIALIZERS
 
     problems: list[str | None] = []  # the checks that return None found nothing; dropped at the end
-    problems += _network_problems(args)
+    problems += _chapters.network_problems(args)
     sizes_ok = len(args.sizes) >= 2 and min(args.sizes) >= 1
     if not sizes_ok:
         problems.append(f"--sizes needs at least two sizes, each >= 1, got {args.sizes}")
@@ -217,13 +173,8 @@ def check(args: argparse.Namespace) -> list[str]:
 
 def _fit_problems(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[str]:
     """What in the settings does not fit the training data ``(X, y)`` (checked once they are loaded)."""
-    problems = []
-    if args.conv:
-        if X.shape[0] != 784:
-            problems.append(f"--conv trains a network for 28 x 28 images, 784 features, but the data have {X.shape[0]}")
-        if y.ndim == 1 and y.size and int(y.max()) >= 10:
-            problems.append(f"--conv trains a network for 10 classes, but the data have labels up to {int(y.max())}")
-    elif args.sizes[0] != X.shape[0]:
+    problems = _chapters.fit_problems(args, X, y)
+    if not args.conv and args.sizes[0] != X.shape[0]:
         problems.append(f"--sizes starts with {args.sizes[0]} but the data have {X.shape[0]} features")
     if not args.conv and y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
         problems.append(
@@ -294,7 +245,7 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng) -> boo
 
         keys: tuple[str, ...] = ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed", "cost")
         keys += ("optimizer", "mu", "beta1", "beta2", "lmbda", "early_stopping", "halve_on_plateau")
-        settings = {k: getattr(args, k) for k in keys} | _chapter_settings(args)
+        settings = {k: getattr(args, k) for k in keys} | _chapters.settings(args)
 
         def save(path: str) -> None:
             io.save(net, path, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings})
@@ -305,14 +256,7 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng) -> boo
     return ok
 
 
-def _chapter_settings(args: argparse.Namespace) -> dict[str, object]:
-    """``--conv`` and ``--learning-speed`` for the model's metadata (a --conv run has no ``sizes``)."""
-    settings: dict[str, object] = {"conv": args.conv, "learning_speed": args.learning_speed}
-    return settings | {"sizes": None} if args.conv else settings
-
-
 _SGD_ETA = {"quadratic": 3.0, "cross-entropy": 0.5, "log-likelihood": 0.5}  # the book's eta for each cost
-_CONV_ETA = 0.1  # chapter 6's eta for its convolutional network
 
 
 def _fill_in_defaults(args: argparse.Namespace) -> bool:
@@ -329,9 +273,9 @@ def _fill_in_defaults(args: argparse.Namespace) -> bool:
         if args.optimizer == "adam":
             args.eta = 1e-3
         elif args.optimizer == "sgd":
-            args.eta = _CONV_ETA if args.conv else _SGD_ETA[args.cost]
+            args.eta = _chapters.CONV_ETA if args.conv else _SGD_ETA[args.cost]
         else:  # the step once the velocity has built up, eta / (1 - mu), is sgd's
-            args.eta = (_CONV_ETA if args.conv else _SGD_ETA[args.cost]) * (1 - args.mu)
+            args.eta = (_chapters.CONV_ETA if args.conv else _SGD_ETA[args.cost]) * (1 - args.mu)
     return drawn
 
 
@@ -341,32 +285,13 @@ def _network_and_cost(args: argparse.Namespace, rng: np.random.Generator):
     from ..sequential import mlp
 
     if args.conv:
-        return chapter6_network(rng, args.dtype), SoftmaxLogLikelihoodCost()
+        return _chapters.chapter6_network(rng, args.dtype), SoftmaxLogLikelihoodCost()
 
     net = mlp(args.sizes, init=args.init, rng=rng, dtype=args.dtype)
     if args.cost == "quadratic":
         return net, QuadraticCost()
     dense_ending: Module = net[:-1]  # end in Dense: the cost applies the sigmoid (or the softmax) to z itself
     return dense_ending, SigmoidCrossEntropyCost() if args.cost == "cross-entropy" else SoftmaxLogLikelihoodCost()
-
-
-def chapter6_network(rng: np.random.Generator, dtype: str = "float64") -> Module:
-    """Chapter 6's convolutional network, as ``minibp train --conv`` trains it: ``(784, m)`` to ``(10, m)``."""
-    from ..conv import Conv2d, MaxPool2d
-    from ..layers import Dense, ReLU
-    from ..sequential import Sequential
-
-    return Sequential(
-        Conv2d((1, 28, 28), 20, 5, rng=rng, dtype=dtype),
-        ReLU(),
-        MaxPool2d((20, 24, 24)),
-        Conv2d((20, 12, 12), 40, 5, rng=rng, dtype=dtype),
-        ReLU(),
-        MaxPool2d((40, 8, 8)),
-        Dense(640, 100, init="scaled", rng=rng, dtype=dtype),
-        ReLU(),
-        Dense(100, 10, init="scaled", rng=rng, dtype=dtype),
-    )
 
 
 def _optimizer(args: argparse.Namespace, net):
