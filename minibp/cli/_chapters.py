@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from ..costs import Cost
     from ..module import Module
 
 CONV_ETA = 0.1
@@ -81,12 +82,18 @@ def settings(args: argparse.Namespace) -> dict[str, object]:
     return settings | {"sizes": None} if args.conv else settings
 
 
-def chapter6_network(rng: np.random.Generator, dtype: str = "float64") -> Module:
-    """Chapter 6's convolutional network, as ``minibp train --conv`` trains it: ``(784, m)`` to ``(10, m)``."""
+def chapter6_network(rng: np.random.Generator | int | None, dtype: str = "float64") -> Module:
+    """Chapter 6's convolutional network, as ``minibp train --conv`` trains it: ``(784, m)`` to ``(10, m)``.
+
+    Args:
+        rng: a generator or a seed, drawn from layer by layer, as `minibp.mlp` does.
+        dtype: ``"float64"`` or ``"float32"``.
+    """
     from ..conv import Conv2d, MaxPool2d
     from ..layers import Dense, ReLU
     from ..sequential import Sequential
 
+    rng = np.random.default_rng(rng)  # one generator for every layer (a Generator passes through as it is)
     return Sequential(
         Conv2d((1, 28, 28), 20, 5, rng=rng, dtype=dtype),
         ReLU(),
@@ -98,3 +105,20 @@ def chapter6_network(rng: np.random.Generator, dtype: str = "float64") -> Module
         ReLU(),
         Dense(100, 10, init="scaled", rng=rng, dtype=dtype),
     )
+
+
+def network_name(args: argparse.Namespace) -> str:
+    """``[784, 30, 10]``, or the chapter-6 network of ``--conv``, for the line printed before training."""
+    return "chapter 6's convolutional network" if args.conv else str(args.sizes)
+
+
+def described(args: argparse.Namespace) -> list[str]:
+    """What ``--learning-speed`` adds to the settings printed before training."""
+    return ["recording the learning speeds"] if args.learning_speed else []
+
+
+def callbacks(args: argparse.Namespace, training: tuple[np.ndarray, np.ndarray], cost: Cost) -> list[object]:
+    """``[LearningSpeed(training, cost)]`` with ``--learning-speed`` (its probe: the first 1,000 examples)."""
+    from ..callbacks import LearningSpeed
+
+    return [LearningSpeed(training, cost)] if args.learning_speed else []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._text import as_typed, count
 from ._args import ParserSettings, input_problem
 
 
@@ -34,14 +35,18 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model}: minibp model, format version {ckpt.format_version}, written by minibp {ckpt.minibp_version}")
     if first is not None:
         print(summary(ckpt.net, first.n_in))
+    if ckpt.cost is not None:
+        print(f"Cost: {ckpt.cost}")
     if ckpt.optimizer_state is not None:
         settings = ", ".join(
-            f"{k} = {v}" for k, v in ckpt.optimizer_state.items() if k != "type" and isinstance(v, (int, float, str))
+            f"{k} = {as_typed(v) if isinstance(v, float) else v}"
+            for k, v in ckpt.optimizer_state.items()
+            if k != "type" and isinstance(v, (int, float, str))
         )
         print(f"Optimizer: {ckpt.optimizer_state.get('type', '?')} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
-        line = f"Trained {len(epochs)} epochs"
+        line = f"Trained {count(len(epochs), 'epoch')}"
         accuracy = accuracies[-1] if isinstance(accuracies, list) and accuracies else None
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             line += f"; last evaluation accuracy {accuracy:.2%}"
