@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import check_count, check_positive, is_integer
+from ._chunks import check_chunk_bytes, chunk_size, chunks
 from ._session import blas_limit
 from ._text import as_typed
 from .costs import Cost, QuadraticCost
@@ -210,7 +211,7 @@ class EarlyStopping(Callback):
         return f"EarlyStopping(patience={self.patience})"
 
 
-_PROBE_CHUNK = 10_000  # examples per forward and backward pass over the probe
+_PROBE_CHUNK = 10_000  # the most examples per forward and backward pass over the probe
 
 
 def _dense_layers(net: Module) -> list[tuple[Dense, Sigmoid | None]]:
@@ -273,6 +274,10 @@ class LearningSpeed(Callback):
             are as small as a mini-batch's, and on a busy machine a second
             thread made the book's chapter 5 measurements eight times slower); ``None``
             leaves BLAS alone.
+        chunk_bytes: about the most memory one chunk of the probe may take
+            in its forward and backward pass (default
+            `minibp.train.CHUNK_BYTES`, 128 MiB; see `minibp.train.evaluate`).
+            The speeds do not depend on it beyond rounding.
 
     Attributes:
         initial_speed: the speeds measured before training, one per `Dense`
@@ -297,6 +302,7 @@ class LearningSpeed(Callback):
         size: int | None = 1000,
         threshold: float = 0.01,
         blas_threads: int | None = 1,
+        chunk_bytes: int | None = None,
     ) -> None:
         X, y = np.asarray(probe[0]), np.asarray(probe[1])
         if X.ndim != 2 or X.shape[1] == 0:
@@ -314,6 +320,7 @@ class LearningSpeed(Callback):
         self.cost = QuadraticCost() if cost is None else cost
         self.threshold = check_positive("LearningSpeed", "threshold", threshold)
         self.blas_threads = None if blas_threads is None else check_count("LearningSpeed", "blas_threads", blas_threads)
+        self.chunk_bytes = check_chunk_bytes(chunk_bytes)
         self.initial_speed: list[float] | None = None
         self.initial_saturation: list[float | None] | None = None
 
@@ -345,8 +352,9 @@ class LearningSpeed(Callback):
             with blas_limit(self.blas_threads), evaluation_mode(net), np.errstate(all="ignore"):
                 for p in params:
                     p.zero_grad()
-                for start in range(0, n, _PROBE_CHUNK):
-                    x = self.X[:, start : start + _PROBE_CHUNK]
+                size = chunk_size(net, self.X, self.chunk_bytes, passes=2, cap=_PROBE_CHUNK)
+                for part in chunks(n, size):
+                    start, x = part.start, self.X[:, part]
                     a = net(x)
                     self.cost(a, self._targets(start, x.shape[1], a))
                     for k, (_, sigmoid) in enumerate(layers):

@@ -167,6 +167,7 @@ class Conv2d(Module):
         c, h, w = self.in_shape
         f, k = self.out_channels, self.kernel_size
         m = x.shape[1]
+        self.cols = None  # the last batch's unfolded input goes before this one's is made
         images = np.ascontiguousarray(x, dtype=self.w.data.dtype).reshape(c, h, w, m)  # examples last
         cols = unfold(images, k).reshape(c * k * k, -1)
         self.cols = cols
@@ -192,6 +193,14 @@ class Conv2d(Module):
         self.w.grad += (delta @ cols.T).reshape(self.w.shape)  # BP4: dC/dw = delta cols^T, shared weights summed
         grad_cols = (w2.T @ delta).reshape(c, k, k, h_out, w_out, m)  # w^T delta, one row per window
         return fold(grad_cols, h, w).reshape(self.n_in, m)
+
+    def workspace(self) -> int:
+        """The numbers per example `forward` allocates beside its output: the unfolded input, ``C·k·k·H'·W'``.
+
+        Read by `minibp.train.evaluate` and the others that size their chunks in bytes.
+        """
+        (c, _, _), (_, h_out, w_out), k = self.in_shape, self.out_shape, self.kernel_size
+        return c * k * k * h_out * w_out
 
     def get_config(self) -> dict[str, Any]:
         """The arguments that rebuild this layer (without its parameters), for `minibp.io.save`."""

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import costs
+from ._chunks import chunk_size
 from .data.pairs import check_inputs
 from .errors import NonFiniteError
 from .layers import Dense, Sigmoid, Softmax
@@ -34,8 +35,6 @@ from .module import Module, evaluation_mode
 from .sequential import Sequential
 
 __all__ = ["predict_proba", "output_meaning"]
-
-_CHUNK = 10_000  # examples per forward pass
 
 # The costs of z minibp has, and the activation each applies to z itself.
 _ACTIVATION_OF_Z = {"SoftmaxLogLikelihoodCost": "softmax", "SigmoidCrossEntropyCost": "sigmoid"}
@@ -122,10 +121,11 @@ def predict_proba(net: Module, X: NDArray, cost: costs.Cost | str | None = None)
     X = check_inputs(X, "predict_proba")
     apply = {"softmax": Softmax().forward, "sigmoid": Sigmoid().forward, None: lambda z: z}[activation]
     chunks = []
+    size = chunk_size(net, X, None)  # examples per forward pass, about CHUNK_BYTES each (see minibp.train.evaluate)
     with evaluation_mode(net):
-        for k in range(0, X.shape[1], _CHUNK):
+        for k in range(0, X.shape[1], size):
             with np.errstate(all="ignore"):
-                out = apply(net.forward(X[:, k : k + _CHUNK]))
+                out = apply(net.forward(X[:, k : k + size]))
             if not np.isfinite(out).all():
                 column = k + int(np.argwhere(~np.isfinite(out))[0][1])
                 raise NonFiniteError(f"predict_proba: the network's output for example {column} is not finite")

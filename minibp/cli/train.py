@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._text import as_typed, count
-from . import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError
+from . import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, _chapters
 from ._args import ParserSettings, binary_size, data_set_problem, describe, output_problem, show
 from ._saving import write_all
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
     """Add the 'train' sub-command's parser to ``sub``."""
     t = sub.add_parser("train", help="train a network and print the accuracy after each epoch", **common)
-    t.add_argument("--sizes", type=int, nargs="+", default=[784, 30, 10], help="neurons per layer (default: 784 30 10)")
+    t.add_argument("--sizes", type=int, nargs="+", help="neurons per layer (default: 784 30 10)")
     t.add_argument("--epochs", type=int, default=30, help="passes over the training data (default: 30)")
     t.add_argument("--mini-batch-size", type=int, default=10, help="examples per step, m (default: 10)")
     t.add_argument(
@@ -42,16 +42,15 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         help="sample (bundled 5,000 MNIST digits), mnist, fashion-mnist, or a directory of IDX files (default: sample)",
     )
     t.add_argument("--download", action="store_true", help="download the data set if it is not in the cache")
-    t.add_argument("--init", default="book", help="weight initialiser: book, scaled, glorot, he (default: book)")
+    t.add_argument("--init", help="weight initialiser: book, scaled, glorot, he (default: book)")
     t.add_argument(
         "--cost",
         choices=["quadratic", "cross-entropy", "log-likelihood"],
-        default="quadratic",
         help="the cost, which decides how the network ends: quadratic (chapter 1: a final Sigmoid and "
         "QuadraticCost); cross-entropy (a final Dense and SigmoidCrossEntropyCost, which applies the sigmoid "
         "itself and stays exact where sigma' underflows); log-likelihood (a final Dense and "
         "SoftmaxLogLikelihoodCost, which applies the softmax itself). The accuracy printed is always that of the "
-        "most active output (default: quadratic)",
+        "most active output (default: quadratic; log-likelihood with --conv)",
     )
     t.add_argument(
         "--lmbda",
@@ -61,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         "n the number of training examples (default: 0, none)",
     )
     _add_training_options(t)
+    _chapters.add_options(t)
 
 
 def _add_training_options(t: argparse.ArgumentParser) -> None:
@@ -130,6 +130,7 @@ def check(args: argparse.Namespace) -> list[str]:
     from ..init import INITIALIZERS
 
     problems: list[str | None] = []  # the checks that return None found nothing; dropped at the end
+    problems += _chapters.network_problems(args)  # and the defaults of --sizes, --init and --cost
     sizes_ok = len(args.sizes) >= 2 and min(args.sizes) >= 1
     if not sizes_ok:
         problems.append(f"--sizes needs at least two sizes, each >= 1, got {args.sizes}")
@@ -139,7 +140,7 @@ def check(args: argparse.Namespace) -> list[str]:
         problems.append(f"--mini-batch-size must be >= 1, got {args.mini_batch_size}")
     if args.eta is not None and not (math.isfinite(args.eta) and args.eta > 0):
         problems.append(f"--eta must be a finite number > 0, got {args.eta}")
-    if args.init not in INITIALIZERS:
+    if args.init is not None and args.init not in INITIALIZERS:
         problems.append(f"--init {args.init}: unknown initialiser; choose one of {', '.join(sorted(INITIALIZERS))}")
     if not (math.isfinite(args.lmbda) and args.lmbda >= 0):
         problems.append(f"--lmbda must be a finite number >= 0, got {args.lmbda}")
@@ -171,10 +172,10 @@ def check(args: argparse.Namespace) -> list[str]:
 
 def _fit_problems(args: argparse.Namespace, X: np.ndarray, y: np.ndarray) -> list[str]:
     """What in the settings does not fit the training data ``(X, y)`` (checked once they are loaded)."""
-    problems = []
-    if args.sizes[0] != X.shape[0]:
+    problems = _chapters.fit_problems(args, X, y)
+    if not args.conv and args.sizes[0] != X.shape[0]:
         problems.append(f"--sizes starts with {args.sizes[0]} but the data have {X.shape[0]} features")
-    if y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
+    if not args.conv and y.ndim == 1 and y.size and int(y.max()) >= args.sizes[-1]:
         problems.append(
             f"--sizes ends with {args.sizes[-1]} outputs but the data have labels up to {int(y.max())}; "
             f"the last size must be at least {int(y.max()) + 1}"
@@ -207,7 +208,7 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng, cost) 
 
         keys: tuple[str, ...] = ("sizes", "epochs", "mini_batch_size", "eta", "data", "init", "seed", "cost")
         keys += ("optimizer", "mu", "beta1", "beta2", "lmbda", "early_stopping", "halve_on_plateau")
-        settings = {k: getattr(args, k) for k in keys}
+        settings = {k: getattr(args, k) for k in keys} | _chapters.settings(args)
 
         def save(path: str) -> None:
             io.save(net, path, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings}, cost=cost)
@@ -235,17 +236,19 @@ def _fill_in_defaults(args: argparse.Namespace) -> bool:
         if args.optimizer == "adam":
             args.eta = 0.01
         elif args.optimizer == "sgd":
-            args.eta = _SGD_ETA[args.cost]
+            args.eta = _chapters.CONV_ETA if args.conv else _SGD_ETA[args.cost]
         else:  # the step once the velocity has built up, eta / (1 - mu), is sgd's; 0.9, not 0.8999999999999999
-            args.eta = float(as_typed(_SGD_ETA[args.cost] * (1 - args.mu)))
+            args.eta = float(as_typed((_chapters.CONV_ETA if args.conv else _SGD_ETA[args.cost]) * (1 - args.mu)))
     return drawn
 
 
 def _network_and_cost(args: argparse.Namespace):
-    """The network and cost of ``--sizes``, ``--init`` and ``--cost``; the weights are ``mlp(..., rng=seed)``'s."""
+    """The network and cost of ``--sizes``, ``--init`` and ``--cost`` (``mlp(..., rng=seed)``), or of ``--conv``."""
     from ..costs import QuadraticCost, SigmoidCrossEntropyCost, SoftmaxLogLikelihoodCost
     from ..sequential import mlp
 
+    if args.conv:
+        return _chapters.chapter6_network(args.seed, args.dtype), SoftmaxLogLikelihoodCost()
     net = mlp(args.sizes, init=args.init, rng=args.seed, dtype=args.dtype)
     if args.cost == "quadratic":
         return net, QuadraticCost()
@@ -277,6 +280,7 @@ def _run_description(args: argparse.Namespace) -> str:
     parts.append(optimizer)
     if args.lmbda > 0:
         parts.append(f"L2 lmbda = {as_typed(args.lmbda)}")
+    parts += _chapters.described(args)  # --learning-speed
     patience = count(args.early_stopping or 10, "epoch")
     if args.halve_on_plateau:
         parts.append(f"halving eta after {patience} without improvement")
@@ -308,11 +312,12 @@ def run(args: argparse.Namespace) -> int:
     callbacks: list[object] = [recorder]
     if args.early_stopping and not args.halve_on_plateau:  # the schedule has a stopping rule of its own
         callbacks.append(EarlyStopping(patience=args.early_stopping))
+    callbacks += _chapters.callbacks(args, splits.training, cost)  # --learning-speed
     if not args.quiet:
         n_eval = splits.validation[0].shape[1]
         print(f"Seed: {args.seed}" + (f" (drawn at random; --seed {args.seed} repeats this run)" if drawn else ""))
         print(
-            f"Training {args.sizes} on {args.data}: {X.shape[1]} examples, evaluating on {n_eval}; "
+            f"Training {_chapters.network_name(args)} on {args.data}: {X.shape[1]} examples, evaluating on {n_eval}; "
             f"{_run_description(args)}",
             flush=True,
         )
