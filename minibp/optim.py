@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,7 +48,7 @@ from .module import Parameter
 if TYPE_CHECKING:
     from .regularization import Regularizer
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "step_together"]
 
 
 class Optimizer:
@@ -386,3 +386,30 @@ class Adam(Optimizer):
             m2 *= b2
             m2 += (1 - b2) * g * g  # m2 -> b2 m2 + (1 - b2) g*g
             p.data -= step * m1 / (np.sqrt(m2) / root_correction + self.epsilon)
+
+
+def step_together(groups: Sequence[tuple[Optimizer, Sequence[Regularizer]]]) -> None:
+    """Make one step of several optimizers as one: all of it, or (raising `NonFiniteError`) none of it.
+
+    Each ``(optimizer, regularizers)`` pair is stepped as `Optimizer.step` steps one optimizer, with
+    regularisers that act on that optimizer's parameters only: their ``add_gradient()`` first, then
+    every optimizer's gradients are checked, then each one's ``before_update(eta)`` with that
+    optimizer's own ``eta`` and its `update`. If any update raises or leaves a parameter or buffer
+    non-finite or near overflow, every optimizer is put back as it was.
+    """
+    with np.errstate(all="ignore"):
+        for _, regularizers in groups:
+            for r in regularizers:
+                r.add_gradient()
+        guards = [_Guard(optimizer) for optimizer, _ in groups]  # checks every gradient before anything changes
+        try:
+            for optimizer, regularizers in groups:
+                for r in regularizers:
+                    r.before_update(getattr(optimizer, "eta", 0.0))
+                optimizer.update()
+            for guard in guards:
+                guard.check()
+        except BaseException:
+            for guard in guards:
+                guard.restore()
+            raise

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import all_finite, check_finite, check_positive
+from ._groups import OptimizerGroups
 from ._plan import Plan, plan_run
 from ._session import Batches, blas_limit, deferred_interrupt, progress_bar
 from .costs import Cost
@@ -130,7 +131,7 @@ def train(
     net: Module,
     training_data: tuple[NDArray, NDArray],
     *,
-    optimizer: Optimizer,
+    optimizer: Optimizer | Sequence[Optimizer],
     epochs: int,
     mini_batch_size: int,
     cost: Cost | None = None,
@@ -151,7 +152,15 @@ def train(
         net: the network, e.g. ``mlp([784, 30, 10])``.
         training_data: ``(X, y)`` with ``X`` of shape ``(n_in, N)`` and ``y``
             labels ``(N,)`` or targets ``(n_out, N)``.
-        optimizer: updates the parameters, e.g. ``SGD(net.parameters(), eta=3.0)``.
+        optimizer: updates the parameters, e.g. ``SGD(net.parameters(), eta=3.0)``;
+            or a list of optimizers, one per group of parameters, e.g.
+            ``[SGD(net[0].parameters(), eta=0.5), SGD(net[2].parameters(), eta=2.0)]`` for one
+            learning rate per layer. Their parameter lists must not overlap and hold only
+            parameters of ``net``; a parameter in none stays frozen (named once when
+            ``verbose``). Each regulariser then acts on each weight through the weight's own
+            optimizer (`WeightDecay` with that optimizer's ``eta``), once per mini-batch, and
+            the step is made by all of them or, if one fails, by none. Such a run uses the
+            modules (the fused path takes one `SGD`). Callbacks receive the list.
         epochs: number of passes over the training data (at most: a schedule
             or a callback may stop earlier).
         mini_batch_size: examples per gradient step, the book's $m$.
@@ -171,7 +180,11 @@ def train(
             BLAS alone.
         schedule: ``schedule(epoch, history) -> eta`` called before each
             epoch; the result becomes ``optimizer.eta``, ``None`` stops
-            training (see `minibp.callbacks.HalveOnPlateau`).
+            training (see `minibp.callbacks.HalveOnPlateau`). With a list of
+            optimizers the result is the first one's ``eta`` and every other
+            keeps the ratio to it that it had when `train` began, so all are
+            scaled by the same factor (``HalveOnPlateau`` halves every one).
+            `History.eta` then records a list per epoch, each optimizer's.
         callbacks: objects with any of ``on_train_begin(net, optimizer, history)``,
             ``on_epoch_end(epoch, history, net, optimizer) -> bool | None``
             (``True`` stops) and ``on_train_end(history, net, optimizer)``; see
@@ -194,12 +207,15 @@ def train(
         ShapeError, LabelError, NonFiniteError, HyperparameterError: bad data
             or settings, detected before any parameter changes.
         ValueError: ``fused=True`` for a run the fused path does not accept,
-            or a cost of $z$ after an output activation.
+            or a cost of $z$ after an output activation; a list of optimizers
+            that overlap, or hold a parameter that is not the network's.
         DivergedError: the cost or a gradient became NaN or infinite; the
             parameters are left as they were before the failing step.
     """
+    several = isinstance(optimizer, (list, tuple))  # one optimizer per group of parameters
+    stepper: Optimizer | OptimizerGroups = OptimizerGroups(net, optimizer) if several else optimizer  # type: ignore[arg-type, assignment]
     run = plan_run(
-        net, training_data, optimizer, epochs, mini_batch_size, cost, evaluation_data, rng, blas_threads, schedule,
+        net, training_data, stepper, epochs, mini_batch_size, cost, evaluation_data, rng, blas_threads, schedule,
         callbacks, regularization, fused,
     )
     if verbose:
@@ -209,6 +225,8 @@ def train(
             else f"Training with the modules' forward and backward ({run.reason})",
             flush=True,
         )
+        if isinstance(stepper, OptimizerGroups) and stepper.frozen:
+            print(f"Frozen (in no optimizer, not trained): {', '.join(stepper.frozen)}", flush=True)
     history = History(evaluation_size=run.evaluation_size, training_size=run.n)
     for callback in run.callbacks:
         _hook(callback, "on_train_begin")(net, optimizer, history)
@@ -220,7 +238,7 @@ def train(
                 if eta is None:
                     history.stop_reason = f"the schedule {schedule!r} ended training before epoch {j}"
                     break
-                optimizer.eta = check_positive("train: schedule", "eta", eta)
+                stepper.eta = check_positive("train: schedule", "eta", eta)
             start = time.perf_counter()
             bar = progress_bar(-(-run.n // run.m), f"Epoch {j}", progress)
             batches = Batches(minibatch_indices(run.n, run.m, run.rng), interrupted, bar)
@@ -228,17 +246,17 @@ def train(
                 # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
                 with blas_limit(run.blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     if run.fused_epoch is not None:
-                        eta = optimizer.eta  # type: ignore[attr-defined]
+                        eta = optimizer.eta  # type: ignore[union-attr]
                         total_cost = run.fused_epoch.run(j, run.x_rows, run.target_rows, batches, eta, run.x_bound)
                     else:
-                        total_cost = _run_epoch(j, net, optimizer, run, batches)
+                        total_cost = _run_epoch(j, net, stepper, run, batches)
             finally:
                 net.zero_grad()  # both paths leave every gradient zeroed
-                optimizer.zero_grad()
+                stepper.zero_grad()
                 if bar is not None:
                     bar.close()
             seconds = time.perf_counter() - start
-            _record_epoch(history, j, seconds, total_cost / max(batches.seen, 1), net, optimizer, run, monitor_training)
+            _record_epoch(history, j, seconds, total_cost / max(batches.seen, 1), net, stepper, run, monitor_training)
             if verbose:
                 print(_epoch_line(history, run.n, monitor_training), flush=True)
             if interrupted.hit:
@@ -254,8 +272,8 @@ def train(
 
 
 def _record_epoch(
-    history: History, j: int, seconds: float, mean_cost: float, net: Module, optimizer: Optimizer, run: Plan,
-    monitor_training: bool,
+    history: History, j: int, seconds: float, mean_cost: float, net: Module, optimizer: Optimizer | OptimizerGroups,
+    run: Plan, monitor_training: bool,
 ) -> None:
     """Evaluate the network after epoch ``j`` and record the epoch in ``history``."""
     penalty = _penalty(run.regularizers, run.n)  # both training costs: the training set's N = n
@@ -268,6 +286,8 @@ def _record_epoch(
         correct, eval_cost = _evaluate_with_cost(net, run.cost, Xe, rows_e)
         evaluation = (correct, eval_cost + _penalty(run.regularizers, Xe.shape[1]))
     eta = getattr(optimizer, "eta", None)
+    if isinstance(eta, list):  # several optimizers: each one's eta, or a float when the list holds one
+        eta = eta[0] if len(eta) == 1 else eta
     history.record_epoch(
         j, seconds=seconds, eta=eta, training_cost=mean_cost + penalty, training=training, evaluation=evaluation
     )
@@ -307,7 +327,7 @@ def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
     return total
 
 
-def _run_epoch(j: int, net: Module, optimizer: Optimizer, run: Plan, batches: Batches) -> float:
+def _run_epoch(j: int, net: Module, optimizer: Optimizer | OptimizerGroups, run: Plan, batches: Batches) -> float:
     """One epoch through the modules: forward, cost, backward, step per mini-batch; returns the summed cost."""
     cost, regularizers, x_rows, target_rows = run.cost, run.regularizers, run.x_rows, run.target_rows
     total_cost = 0.0

@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model}: minibp model, format version {ckpt.format_version}, written by minibp {ckpt.minibp_version}")
     if first is not None:
         print(summary(ckpt.net, first.n_in))
-    if ckpt.optimizer_state is not None:
-        settings = ", ".join(
-            f"{k} = {v}" for k, v in ckpt.optimizer_state.items() if k != "type" and isinstance(v, (int, float, str))
-        )
-        print(f"Optimizer: {ckpt.optimizer_state.get('type', '?')} ({settings})")
+    state = ckpt.optimizer_state
+    states = state if isinstance(state, list) else [] if state is None else [state]
+    for k, state in enumerate(states):
+        settings = ", ".join(f"{k} = {v}" for k, v in state.items() if k != "type" and isinstance(v, (int, float, str)))
+        which = f" {k}" if len(states) > 1 else ""
+        print(f"Optimizer{which}: {state.get('type', '?')} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
         line = f"Trained {len(epochs)} epochs"

@@ -6,6 +6,7 @@ r"""The model file's layout: an uncompressed ``.npz`` archive, checked entry by 
 | | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata |
 | ``param/<name>`` | each parameter once, named as ``net.named_parameters()`` does (``param/0.w``, ...) |
 | ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
+| ``optimizer/<k>/<key>`` | the same for optimizer ``k`` of a list (format 3) |
 
 `write_npz` writes the archive with fixed time stamps, so the same network
 gives the same bytes. `open_archive` reads the ``.npy`` header of every entry
@@ -19,7 +20,9 @@ checks the JSON header's format name, version and keys. What the header
 Format versions: 1 is what minibp 0.1.0 wrote; 2 adds ``"tied"``, an object
 mapping each further name of a shared parameter to its first name
 (``{"2.w": "0.w"}``). `minibp.io.save` writes version 1 when no parameter is
-shared, so such files still load in minibp 0.1.0.
+shared, so such files still load in minibp 0.1.0. 3 lets ``"optimizer"`` be a list, one
+``{"scalars", "arrays"}`` entry per optimizer of a list (one optimizer per group of parameters),
+whose arrays are stored as ``optimizer/<k>/<key>`` for optimizer ``k``; it is written only for such a list.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ __all__ = [
     "refusing_corrupt_files",
 ]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The newest file layout this minibp reads and writes; `minibp.io.load` refuses files with a larger one."""
 
 FORMAT_NAME = "minibp-model"
@@ -88,9 +91,10 @@ def _header_keys(version: int) -> frozenset[str]:
 _OPTIONAL_2 = frozenset(("rng_shared_with",))  # version 2: the modules that draw from the shuffling generator
 
 
-def version_for(*, tied: bool) -> int:
-    """Return the oldest format version that can hold a file: 2 with ties or a shared generator, else 1 (0.1.0's)."""
-    return 2 if tied else 1
+def version_for(*, tied: bool, groups: bool = False) -> int:
+    """Return the oldest format version that can hold a file: 3 with a list of optimizers, 2 with ties or a shared
+    generator, else 1 (0.1.0's)."""
+    return 3 if groups else 2 if tied else 1
 
 
 def write_npz(f: IO[bytes], arrays: Mapping[str, NDArray]) -> None:
