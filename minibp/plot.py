@@ -18,7 +18,8 @@ through `minibp._files.atomic_write`; the format follows the suffix:
   ``to_dict()`` or its JSON file. The left panel plots every ``*_cost``
   series (training and evaluation cost), the middle one every ``*_accuracy``
   series, in per cent; when a schedule changed the learning rate, a third
-  panel shows $\eta$ per epoch. Series that were not recorded (empty or all
+  panel shows $\eta$ per epoch (the first optimizer's, when `train` had a
+  list of them: the others follow the same schedule). Series that were not recorded (empty or all
   ``None``) are left out. Given a list of histories, it draws the runs on
   one figure to compare them: one line per run and series, a colour per run,
   named in the legend (``labels=``, by default "run 1", "run 2", ...).
@@ -257,9 +258,11 @@ def plot_history(
     runs = _runs(history, labels)  # a malformed history is reported even without matplotlib
     costs = [(name, _series(data, "_cost")) for name, data in runs]
     accuracies = [(name, _series(data, "_accuracy")) for name, data in runs]
+    # with several optimizers an epoch's eta is a list; all follow the first one's schedule, which is drawn
+    first = [(name, [v[0] if isinstance(v, list) and v else v for v in data.get("eta") or []]) for name, data in runs]
     etas = [
-        (name, [(float(e), float(v)) for e, v in zip(data["epoch"], data.get("eta") or []) if _number(v)])
-        for name, data in runs
+        (name, [(float(e), float(v)) for e, v in zip(data["epoch"], values) if _number(v)])
+        for (name, values), (_, data) in zip(first, runs)
     ]
     show_eta = any(len({v for _, v in points}) > 1 for _, points in etas)  # a schedule changed the learning rate
     fig = _figure(15 if show_eta else 10, 4)

@@ -1,11 +1,15 @@
 """One optimizer per group of parameters: train(..., optimizer=[opt_a, opt_b])."""
 
+import json
+
 import numpy as np
 import pytest
 
 import minibp as bp
+from minibp.cli import main
 from minibp.data.batches import minibatch_indices
 from minibp.errors import DivergedError
+from minibp.io.format import write_npz
 from minibp.regularization import L2, WeightDecay
 
 
@@ -204,3 +208,31 @@ def test_one_optimizer_files_keep_their_format(tmp_path):
     assert names[:2] == ["optimizer/0/velocity.0", "optimizer/0/velocity.1"] and "optimizer/1/first_moment.1" in names
     with pytest.raises(ValueError, match="empty list"):
         bp.io.save(net, tmp_path / "none.npz", optimizer=[])
+
+
+def test_a_list_of_optimizer_states_needs_format_3(tmp_path):
+    net = bp.mlp([4, 5, 3], rng=0)
+    bp.io.save(net, tmp_path / "two.npz", optimizer=momentum_and_adam(net))
+    with np.load(tmp_path / "two.npz", allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(arrays.pop("minibp.json").tobytes())
+    for version, entry, pattern in [
+        (2, header["optimizer"], "malformed optimizer state"),  # a list is not an optimizer entry before format 3
+        (3, [], "malformed optimizer state"),
+        (3, [{"scalars": {}, "arrays": ["velocity.0"], "extra": 1}], "malformed optimizer state"),
+        (3, header["optimizer"][:1], r"unexpected.*optimizer/1/first_moment\.0"),  # entries the header does not name
+    ]:
+        text = json.dumps({**header, "format_version": version, "optimizer": entry}).encode()
+        with open(tmp_path / "bad.npz", "wb") as f:
+            write_npz(f, {"minibp.json": np.frombuffer(text, dtype=np.uint8), **arrays})
+        with pytest.raises(bp.ModelFormatError, match=pattern):
+            bp.io.load_checkpoint(tmp_path / "bad.npz")
+
+
+def test_info_lists_every_optimizer(tmp_path, capsys):
+    net = bp.mlp([4, 5, 3], rng=0)
+    bp.io.save(net, tmp_path / "two.npz", optimizer=momentum_and_adam(net))
+    assert main(["info", str(tmp_path / "two.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "format version 3" in out
+    assert "Optimizer 0: Momentum (eta = 0.1, mu = 0.9)" in out and "Optimizer 1: Adam (eta = 0.01," in out

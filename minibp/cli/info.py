@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
         print(summary(ckpt.net, first.n_in))
     state = ckpt.optimizer_state
     states = state if isinstance(state, list) else [] if state is None else [state]
-    for k, state in enumerate(states):
+    for i, state in enumerate(states):
         settings = ", ".join(f"{k} = {v}" for k, v in state.items() if k != "type" and isinstance(v, (int, float, str)))
-        which = f" {k}" if len(states) > 1 else ""
+        which = f" {i}" if len(states) > 1 else ""
         print(f"Optimizer{which}: {state.get('type', '?')} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
