@@ -27,6 +27,9 @@ validates and restores it: the type (``"type"``), the hyper-parameters, the
 scalar counters and one array per parameter and per state buffer, named
 ``"<buffer>.<i>"`` with the shape of parameter ``i``.
 
+**Several optimizers** (one per group of parameters, as `minibp.train` takes a list of them) are
+stepped together by `step_together`: every one or, if one fails, none.
+
 Weight decay and L2 regularisation are not optimizer options here: see
 `minibp.regularization`.
 """

@@ -22,7 +22,8 @@ Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
 and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
 validation accuracy stalls" and early stopping are ready-made), and
 ``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or decoupled
-weight decay). Its `History` holds network2's four monitors.
+weight decay). Its `History` holds network2's four monitors. ``optimizer`` may
+be a list, one optimizer per group of parameters (one learning rate per layer).
 """
 
 from __future__ import annotations
