@@ -40,6 +40,7 @@ from .io import Checkpoint, load, load_checkpoint, load_network2, register_modul
 from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, Parameter
 from .optim import SGD, Adam, Momentum, Nesterov, Optimizer
+from .outputs import predict_proba
 from .regularization import L1, L2, WeightDecay
 from .sequential import Sequential, mlp
 from .summary import summary
@@ -84,6 +85,7 @@ __all__ = [
     "evaluate",
     "accuracy",
     "predict",
+    "predict_proba",
     "MinibpError",
     "ShapeError",
     "NonFiniteError",

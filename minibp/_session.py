@@ -3,12 +3,14 @@
 None of this is the book's algorithm; `minibp.train.train` enters these around
 its epochs. A first Ctrl-C ends the run at the next mini-batch boundary
 (`deferred_interrupt`, `Batches`), BLAS runs on the requested number of threads
-(`blas_limit`), and a tqdm bar shows the epoch's progress (`progress_bar`).
+(`blas_limit`), and a tqdm bar shows the epoch's progress (`progress_bar`), on a
+terminal or as a Jupyter widget.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import signal
 import sys
 import threading
@@ -17,13 +19,25 @@ from collections.abc import Iterator
 from numpy.typing import NDArray
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["Batches", "Interrupt", "blas_limit", "deferred_interrupt", "progress_bar"]
+__all__ = ["Batches", "Interrupt", "blas_limit", "deferred_interrupt", "in_jupyter", "progress_bar"]
+
+
+def in_jupyter() -> bool:
+    """Whether this Python is a Jupyter kernel (IPython's kernel app), where tqdm.auto draws a widget."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def progress_bar(total: int, desc: str, enabled: bool | None):
-    """A tqdm bar over ``total`` mini-batches, or ``None`` when disabled (``enabled=None``: only on a terminal)."""
+    """A tqdm bar over ``total`` mini-batches, or ``None`` when disabled.
+
+    ``enabled=None`` shows it on a terminal, and in a Jupyter kernel when ipywidgets is installed: tqdm.auto
+    then draws a notebook widget (without ipywidgets it would fall back to text on standard error, which a
+    notebook shows as an error, so there is no bar).
+    """
     if enabled is None:
-        enabled = sys.stderr.isatty()
+        enabled = sys.stderr.isatty() or (in_jupyter() and importlib.util.find_spec("ipywidgets") is not None)
     if not enabled:
         return None
     from tqdm.auto import tqdm

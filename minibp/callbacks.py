@@ -13,7 +13,9 @@ optional; `Callback` provides empty ones):
 * ``on_train_begin(net, optimizer, history)``: before the first epoch;
 * ``on_epoch_end(epoch, history, net, optimizer) -> bool | None``: after each
   epoch's evaluation, with ``history`` already holding it; return ``True``
-  to stop training;
+  to stop training (`History.stop_reason` then names the callback by its
+  class, followed by its ``stop_reason`` attribute if it has one: set it
+  to say why);
 * ``on_train_end(history, net, optimizer)``: once at the end, also after a
   stop (not after an exception).
 
@@ -35,6 +37,7 @@ from numpy.typing import NDArray
 
 from ._checks import check_count, check_positive, is_integer
 from ._session import blas_limit
+from ._text import as_typed
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
@@ -133,7 +136,7 @@ class HalveOnPlateau:
         return self.eta * ratio
 
     def __repr__(self) -> str:
-        return f"HalveOnPlateau(eta={self.eta}, patience={self.patience}, factor={self.factor})"
+        return f"HalveOnPlateau(eta={as_typed(self.eta)}, patience={self.patience}, factor={as_typed(self.factor)})"
 
 
 class Callback:

@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._checks import check_positive, check_unit_interval, limit, within_limit
+from ._text import as_typed
 from .errors import HyperparameterError, ModelFormatError, NonFiniteError, ShapeError
 from .module import Parameter
 
@@ -120,7 +121,7 @@ class Optimizer:
                 array[...] = state[f"{b}.{i}"]
 
     def __repr__(self) -> str:
-        settings = ", ".join(f"{h}={getattr(self, h)}" for h in self.hyperparameters)
+        settings = ", ".join(f"{h}={as_typed(getattr(self, h))}" for h in self.hyperparameters)  # eta=0.3
         return f"{type(self).__name__}({settings})"
 
 

@@ -58,6 +58,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._checks import check_non_negative, is_integer
+from ._text import as_typed
 from .errors import HyperparameterError
 from .module import Module, Parameter
 
@@ -146,7 +147,7 @@ class L2(Regularizer):
             p.grad += scale * p.data  # eq. 87: dC/dw = dC0/dw + (lambda/n) w
 
     def __repr__(self) -> str:
-        return f"L2(lmbda={self.lmbda}, n={self.n})"
+        return f"L2(lmbda={as_typed(self.lmbda)}, n={self.n})"
 
 
 class L1(Regularizer):
@@ -194,7 +195,7 @@ class L1(Regularizer):
             p.grad += scale * np.sign(p.data)  # eq. 96: dC/dw = dC0/dw + (lambda/n) sgn(w)
 
     def __repr__(self) -> str:
-        return f"L1(lmbda={self.lmbda}, n={self.n})"
+        return f"L1(lmbda={as_typed(self.lmbda)}, n={self.n})"
 
 
 class WeightDecay(Regularizer):
@@ -223,4 +224,4 @@ class WeightDecay(Regularizer):
             p.data *= factor  # w -> (1 - eta wd) w
 
     def __repr__(self) -> str:
-        return f"WeightDecay(wd={self.wd})"
+        return f"WeightDecay(wd={as_typed(self.wd)})"

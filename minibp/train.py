@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 from ._checks import all_finite, check_finite, check_positive
 from ._groups import OptimizerGroups
 from ._plan import Plan, plan_run
+from ._report import EpochReport
 from ._session import Batches, blas_limit, deferred_interrupt, progress_bar
 from .costs import Cost
 from .data.batches import minibatch_indices
@@ -169,10 +170,13 @@ def train(
         evaluation_data: optional ``(X, y)`` evaluated after each epoch
             (the validation set; needed by early stopping and `HalveOnPlateau`).
         rng: `numpy.random.Generator` or int seed for the shuffling.
-        verbose: print one line per epoch, as the book does
-            (``Epoch 3: 9482 / 10000``).
+        verbose: print one line per epoch, as the book does, with the mean
+            cost of its mini-batches and the seconds it took
+            (``Epoch 3: 9482 / 10000, cost 0.0123, 1.2 s``); a learning rate
+            that changes, and a hint when the accuracy stays at chance.
         progress: show a progress bar with an ETA within each epoch;
-            ``None`` (default) shows it only when standard error is a terminal.
+            ``None`` (default) shows it when standard error is a terminal,
+            and in Jupyter when ipywidgets is installed (a notebook widget).
         blas_threads: BLAS threads while stepping through mini-batches. The
             book's matrices are small, and waking a second thread for each
             product costs more than it saves (20 times more, measured for
@@ -229,6 +233,7 @@ def train(
         if isinstance(stepper, OptimizerGroups) and stepper.frozen:
             print(f"Frozen (in no optimizer, not trained): {', '.join(stepper.frozen)}", flush=True)
     history = History(evaluation_size=run.evaluation_size, training_size=run.n)
+    report = EpochReport(run.n, run.target_rows.shape[1], verbose)
     for callback in run.callbacks:
         _hook(callback, "on_train_begin")(net, optimizer, history)
     net.train()
@@ -258,14 +263,13 @@ def train(
                     bar.close()
             seconds = time.perf_counter() - start
             _record_epoch(history, j, seconds, total_cost / max(batches.seen, 1), net, stepper, run, monitor_training)
-            if verbose:
-                print(_epoch_line(history, run.n, monitor_training), flush=True)
+            report.epoch(history)
             if interrupted.hit:
                 history.stop_reason = f"interrupted (Ctrl-C) in epoch {j} after {batches.seen} of {run.n} examples"
                 break
             stop = [c for c in run.callbacks if _hook(c, "on_epoch_end")(j, history, net, optimizer)]
             if stop:
-                history.stop_reason = f"{stop[0]!r} stopped training after epoch {j}"
+                history.stop_reason = _stopped_by(stop[0], j)
                 break
     for callback in run.callbacks:
         _hook(callback, "on_train_end")(history, net, optimizer)
@@ -294,16 +298,16 @@ def _record_epoch(
     )
 
 
-def _epoch_line(history: History, n: int, monitor_training: bool) -> str:
-    """The book's line for the last epoch of ``history``: ``Epoch 3: 9482 / 10000``."""
-    j = history.epoch[-1]
-    if history.evaluation_size == 0:
-        line = f"Epoch {j} complete"
-    else:
-        line = f"Epoch {j}: {history.evaluation_correct[-1]} / {history.evaluation_size}"
-    if monitor_training:
-        line += f" (training data: {history.training_correct[-1]} / {n})"
-    return line
+def _stopped_by(callback: object, j: int) -> str:
+    """Why ``callback`` stopped training after epoch ``j``, for ``History.stop_reason``.
+
+    The callback is named by its class's own ``__repr__`` if the class has one, else by its class name
+    (never ``<__main__.Logger object at 0x...>``); its ``stop_reason`` attribute, if it has one, follows.
+    """
+    kind = type(callback)
+    name = repr(callback) if kind.__repr__ is not object.__repr__ else kind.__name__  # never "<... at 0x...>"
+    reason = getattr(callback, "stop_reason", None)
+    return f"{name} stopped training after epoch {j}" + (f": {reason}" if isinstance(reason, str) and reason else "")
 
 
 def _hook(callback: object, name: str) -> Callable:

@@ -6,6 +6,7 @@ import atexit
 import functools
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+_EPOCH_SECONDS = re.compile(r"^(Epoch .*, )\d+\.\d s$", re.M)  # the seconds at the end of train's epoch line
+
+
+def masked(text: str) -> str:
+    """``text`` with the seconds each epoch took, the one number `train` prints that differs between runs, as ``... s``.
+
+    ``Epoch 3: 452 / 500, cost 0.0921, 0.4 s`` becomes ``Epoch 3: 452 / 500, cost 0.0921, ... s``; the
+    pages' printed output is compared with what their code prints through this.
+    """
+    return _EPOCH_SECONDS.sub(r"\1... s", text)
 
 
 def load_path(name: str, path: Path):

@@ -110,7 +110,8 @@ def test_info_describes_a_saved_model(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert f"{path}: minibp model, format version 1, written by minibp {bp.__version__}" in out
+    assert f"{path}: minibp model, format version 3, written by minibp {bp.__version__}" in out
+    assert "Cost: QuadraticCost\n" in out  # the cost train --save records
     assert "0  Dense(784, 8)" in out and f"Total parameters: {784 * 8 + 8 + 8 * 10 + 10:,}" in out
     assert "Optimizer: SGD (eta = 3.0)" in out
     assert "Trained 2 epochs; last evaluation accuracy" in out

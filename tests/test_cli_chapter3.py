@@ -108,14 +108,15 @@ def test_a_dense_ending_network_is_scored_by_its_most_active_output(capsys, tmp_
     ("argv", "kind", "settings"),
     [
         ([], bp.SGD, {"eta": 3.0}),
-        (["--optimizer", "momentum"], bp.Momentum, {"eta": 3.0 * (1 - 0.9), "mu": 0.9}),
+        (["--optimizer", "momentum"], bp.Momentum, {"eta": 0.9, "mu": 0.7}),  # 3.0 (1 - 0.7), as typed
         (["--optimizer", "nesterov", "--mu", "0.5"], bp.Nesterov, {"eta": 1.5, "mu": 0.5}),
-        (["--optimizer", "momentum", "--cost", "cross-entropy"], bp.Momentum, {"eta": 0.5 * (1 - 0.9)}),
-        (["--optimizer", "adam"], bp.Adam, {"eta": 1e-3, "beta1": 0.9, "beta2": 0.999}),
-        (["--optimizer", "adam", "--cost", "log-likelihood"], bp.Adam, {"eta": 1e-3}),
+        (["--optimizer", "momentum", "--cost", "cross-entropy"], bp.Momentum, {"eta": 0.15}),
+        (["--optimizer", "nesterov", "--cost", "log-likelihood"], bp.Nesterov, {"eta": 0.15, "mu": 0.7}),
+        (["--optimizer", "adam"], bp.Adam, {"eta": 0.01, "beta1": 0.9, "beta2": 0.999}),
+        (["--optimizer", "adam", "--cost", "log-likelihood"], bp.Adam, {"eta": 0.01}),
         (["--optimizer", "adam", "--beta1", "0.8", "--beta2", "0.99"], bp.Adam, {"beta1": 0.8, "beta2": 0.99}),
         (["--optimizer", "adam", "--eta", "0.02"], bp.Adam, {"eta": 0.02}),  # an explicit --eta wins
-        (["--optimizer", "nesterov", "--eta", "0.7"], bp.Nesterov, {"eta": 0.7, "mu": 0.9}),
+        (["--optimizer", "nesterov", "--eta", "0.7"], bp.Nesterov, {"eta": 0.7, "mu": 0.7}),
         (["--cost", "cross-entropy", "--eta", "2.5"], bp.SGD, {"eta": 2.5}),
     ],
 )
@@ -128,17 +129,17 @@ def test_the_optimizer_and_its_default_eta(argv, kind, settings, seen, capsys, t
     recorded = bpio.load_checkpoint(model).metadata["train"]
     assert state["type"] == kind.__name__
     for name, value in settings.items():
-        assert getattr(optimizer, name) == pytest.approx(value, rel=1e-15)
-        assert recorded[name] == pytest.approx(value, rel=1e-15)
+        assert getattr(optimizer, name) == value  # exactly the number a person types: 0.9, not 0.8999999999999999
+        assert recorded[name] == value
 
 
 def test_adam_takes_adam_steps(capsys, tmp_path):
-    """Adam's first step moves every weight with a gradient by eta g / (|g| + epsilon): eta = 1e-3 at most."""
+    """Adam's first step moves every weight with a gradient by eta g / (|g| + epsilon): eta = 0.01 at most."""
     before, after = tmp_path / "before.npz", tmp_path / "after.npz"
     run([*TINY, "--epochs", "0", "--save", str(before)], capsys)
     run([*TINY, "--optimizer", "adam", "--mini-batch-size", str(N_TRAIN), "--save", str(after)], capsys)  # one step
     moved = np.abs(bpio.load(after)[0].w.data - bpio.load(before)[0].w.data)
-    assert moved.max() == pytest.approx(1e-3, rel=1e-4) and moved.max() <= 1e-3
+    assert moved.max() == pytest.approx(0.01, rel=1e-4) and moved.max() <= 0.01
 
 
 # ---------------------------------------------------------------- --lmbda
@@ -203,7 +204,7 @@ def test_halve_on_plateau_is_the_books_schedule(seen, capsys, tmp_path):
 def test_halve_on_plateau_waits_ten_epochs_by_default(seen, capsys):
     run([*TINY, "--halve-on-plateau", "--optimizer", "adam"], capsys)
     schedule = seen()["schedule"]
-    assert schedule.patience == 10 and schedule.eta == 1e-3
+    assert schedule.patience == 10 and schedule.eta == 0.01
 
 
 # ---------------------------------------------------------------- bad values: exit 2, before any work
@@ -321,7 +322,7 @@ def test_the_run_says_what_it_trains(capsys):
     argv = ["--optimizer", "momentum", "--mu", "0.5", "--cost", "log-likelihood", "--lmbda", "3", "--early-stopping"]
     out = run([*TINY, *argv, "4"], capsys)
     assert (
-        "; 1 epochs, m = 10, eta = 0.25, log-likelihood cost, momentum (mu = 0.5), L2 lmbda = 3.0, "
+        "; 1 epoch, m = 10, eta = 0.25, log-likelihood cost, momentum (mu = 0.5), L2 lmbda = 3.0, "
         "stopping after 4 epochs without improvement\n" in out
     )
 

@@ -300,7 +300,8 @@ def test_predict_prints_one_line_per_image_with_the_guess_and_the_top_outputs(mo
     pillow()
     photos = [PHOTOS / "two.png", PHOTOS / "seven.png", PHOTOS / "two.png"]
     assert main(["predict", str(model), *map(str, photos)]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    first, *lines = capsys.readouterr().out.splitlines()
+    assert first == f"{model}: the numbers are outputs of the final Sigmoid"  # what they are, said first
     assert len(lines) == 3
     net = bp.load(model)
     for line, photo in zip(lines, photos):
@@ -317,9 +318,9 @@ def test_predict_top(model, capsys):
     pillow()
     photo = str(PHOTOS / "four.png")
     assert main(["predict", str(model), photo, "--top", "0"]) == 0
-    assert re.fullmatch(r".*four\.png: \d\n", capsys.readouterr().out)
+    assert re.fullmatch(r".*four\.png: \d\n", capsys.readouterr().out)  # no numbers: nothing to say about them
     assert main(["predict", str(model), photo, "--top", "20"]) == 0  # more than there are outputs: all ten
-    assert LINE.match(capsys.readouterr().out.strip())["scores"].count(",") == 9
+    assert LINE.match(capsys.readouterr().out.splitlines()[-1])["scores"].count(",") == 9
 
 
 def test_predict_refuses_bad_input_before_loading_the_model(model, tmp_path, capsys, monkeypatch):
@@ -379,7 +380,7 @@ def test_predict_failures_while_running_exit_1_and_the_other_images_are_still_pr
     photo = str(PHOTOS / "seven.png")
     assert main(["predict", str(model), str(blank), photo, str(cut)]) == 1
     out, err = capsys.readouterr()
-    assert [line.split(":")[0] for line in out.splitlines()] == [photo]
+    assert [line.split(":")[0] for line in out.splitlines()] == [str(model), photo]
     lines = err.splitlines()
     assert len(lines) == 2 and "Traceback" not in err
     assert lines[0].startswith("minibp predict: error: ") and "blank.png: " in lines[0] and "blank" in lines[0]
@@ -402,7 +403,7 @@ def test_predict_reports_a_model_whose_output_overflows(tmp_path, capsys):
     photo = str(PHOTOS / "two.png")
     assert main(["predict", str(path), photo]) == 1
     out, err = capsys.readouterr()
-    assert out == ""
+    assert out.startswith(f"{path}: the numbers are the output layer's weighted inputs z") and out.count("\n") == 1
     assert err == f"minibp predict: error: the model's output for {photo!r} is not finite (NaN or infinity)\n"
 
 
@@ -415,7 +416,8 @@ def test_predict_without_pillow_says_what_to_install(model, capsys, monkeypatch)
 def test_the_reference_shows_predicts_output_as_it_is():
     page = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
     section = page.split("## `minibp predict`", 1)[1].split("\n## ", 1)[0]
-    shown = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    first, *shown = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    assert first == "model.npz: the numbers are probabilities (softmax of the output layer's z)"
     assert shown and all(LINE.match(line) for line in shown), shown
 
 

@@ -216,13 +216,17 @@ def test_a_list_of_optimizer_states_needs_format_3(tmp_path):
     with np.load(tmp_path / "two.npz", allow_pickle=False) as archive:
         arrays = {k: archive[k] for k in archive.files}
     header = json.loads(arrays.pop("minibp.json").tobytes())
+    assert header["format_version"] == 3 and header["cost"] is None  # format 3 for the list, the cost unknown
     for version, entry, pattern in [
         (2, header["optimizer"], "malformed optimizer state"),  # a list is not an optimizer entry before format 3
         (3, [], "malformed optimizer state"),
         (3, [{"scalars": {}, "arrays": ["velocity.0"], "extra": 1}], "malformed optimizer state"),
         (3, header["optimizer"][:1], r"unexpected.*optimizer/1/first_moment\.0"),  # entries the header does not name
     ]:
-        text = json.dumps({**header, "format_version": version, "optimizer": entry}).encode()
+        doctored = {**header, "format_version": version, "optimizer": entry}
+        if version == 2:
+            del doctored["cost"]  # format 3's key, null here: the file is otherwise a valid format 2
+        text = json.dumps(doctored).encode()
         with open(tmp_path / "bad.npz", "wb") as f:
             write_npz(f, {"minibp.json": np.frombuffer(text, dtype=np.uint8), **arrays})
         with pytest.raises(bp.ModelFormatError, match=pattern):

@@ -463,6 +463,86 @@ def test_files_without_ties_are_still_written_byte_for_byte_as_0_1_0_wrote_them(
             assert ours.read(entry) == theirs.read(entry), entry
 
 
+# -- a file written by minibp 0.2.0 in format 2, and format 3 -------------------------------------------
+#
+# tests/fixtures/model-0.2.0-format-2.npz was written by minibp 0.2.0: Dense(5, 5), Tanh, a Dense whose w is the
+# first one's, Sigmoid, Dropout(0.25) drawing from the shuffling generator, Dense(5, 3); trained two epochs with
+# Momentum(eta=0.2, mu=0.5) and SoftmaxLogLikelihoodCost; its output at np.linspace(-1, 1, 10).reshape(5, 2) is
+# model-0.2.0-format-2-output.npy.
+
+FORMAT_2 = FIXTURES / "model-0.2.0-format-2.npz"
+
+
+def test_model_written_by_0_2_0_in_format_2_loads_with_its_ties_shared_generator_and_optimizer():
+    ckpt = bpio.load_checkpoint(FORMAT_2)
+    assert ckpt.minibp_version == "0.2.0" and ckpt.format_version == 2 and ckpt.cost is None
+    net = ckpt.net
+    assert [type(m) for m in net] == [bp.Dense, bp.Tanh, bp.Dense, bp.Sigmoid, bp.Dropout, bp.Dense]
+    assert net[2].w is net[0].w and net[4].rng is ckpt.rng and net[4].p == 0.25
+    assert_parameters_are_the_files(net, FORMAT_2)
+    x = np.linspace(-1, 1, 10).reshape(5, 2)
+    expected = np.load(FIXTURES / "model-0.2.0-format-2-output.npy", allow_pickle=False)
+    np.testing.assert_array_less(np.abs(net.eval()(x) - expected), forward_error_bound(net, x))
+    optimizer = bp.Momentum(net.parameters(), eta=0.1, mu=0.1)
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    assert optimizer.eta == 0.2 and optimizer.mu == 0.5
+    assert bp.History.from_dict(ckpt.history).epoch == [0, 1] and ckpt.metadata["note"].startswith("format 2")
+
+
+def test_a_format_2_file_is_still_written_entry_for_entry_as_0_2_0_wrote_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(bpio, "__version__", "0.2.0")
+    ckpt = bpio.load_checkpoint(FORMAT_2)
+    optimizer = bp.Momentum(ckpt.net.parameters(), eta=0.1, mu=0.1)
+    optimizer.load_state_dict(ckpt.optimizer_state)
+    path = tmp_path / "again.npz"
+    bpio.save(ckpt.net, path, optimizer=optimizer, history=ckpt.history, rng=ckpt.rng, metadata=ckpt.metadata)
+    with zipfile.ZipFile(path) as ours, zipfile.ZipFile(FORMAT_2) as theirs:
+        assert ours.namelist() == theirs.namelist()
+        for entry in theirs.namelist():
+            assert ours.read(entry) == theirs.read(entry), entry
+
+
+def test_the_cost_is_recorded_in_format_3_and_nothing_else_changes(tmp_path):
+    net = bp.mlp([4, 3, 2], rng=0)[:-1]
+    bpio.save(net, tmp_path / "m.npz", cost=bp.SoftmaxLogLikelihoodCost())
+    header, arrays = read_entries(tmp_path / "m.npz")
+    assert header["format_version"] == bpio.FORMAT_VERSION == 3
+    assert header["cost"] == {"type": "SoftmaxLogLikelihoodCost", "takes": "z"} and header["tied"] == {}
+    ckpt = bpio.load_checkpoint(tmp_path / "m.npz")
+    assert ckpt.cost == "SoftmaxLogLikelihoodCost" and ckpt.format_version == 3
+    bpio.save(net, tmp_path / "plain.npz")  # nothing newer to say: the oldest format, 0.1.0's
+    assert read_entries(tmp_path / "plain.npz")[0]["format_version"] == 1
+    assert bpio.load_checkpoint(tmp_path / "plain.npz").cost is None
+    with pytest.raises(TypeError, match="cost must be a minibp Cost"):
+        bpio.save(net, tmp_path / "bad.npz", cost="SoftmaxLogLikelihoodCost")
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_the_cost_key_belongs_to_format_3(tmp_path):
+    bpio.save(tied_net(), tmp_path / "m.npz", cost=bp.QuadraticCost())
+    header, arrays = read_entries(tmp_path / "m.npz")
+    assert header["format_version"] == 3 and header["cost"] == {"type": "QuadraticCost", "takes": "a"}
+    expect_refusal(tmp_path / "bad.npz", {**header, "format_version": 2}, arrays, r"unexpected \['cost'\]")
+    for bad in ({"type": "QuadraticCost"}, {"type": 3, "takes": "a"}, {"type": "X", "takes": "y"}, "QuadraticCost"):
+        expect_refusal(tmp_path / "bad.npz", {**header, "cost": bad}, arrays, "'cost' must be null or an object")
+    without = {k: v for k, v in header.items() if k != "cost"}
+    expect_refusal(tmp_path / "bad.npz", without, arrays, r"missing \['cost'\]")
+    assert bpio.load_checkpoint(write_and_path(tmp_path, {**header, "cost": None}, arrays)).cost is None
+
+
+def write_and_path(tmp_path, header, arrays):
+    write_entries(tmp_path / "doctored.npz", header, arrays)
+    return tmp_path / "doctored.npz"
+
+
+def test_each_format_version_holds_the_keys_of_the_ones_before():
+    from minibp.io.format import header_keys
+
+    keys = [set().union(*header_keys(v)) for v in range(1, bpio.FORMAT_VERSION + 1)]
+    assert all(a < b for a, b in zip(keys, keys[1:]))
+    assert header_keys(3)[0] - header_keys(2)[0] == {"cost"} and "rng_shared_with" in header_keys(3)[1]
+
+
 # -- containers -------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Schedules, callbacks, early stopping, regularisation, network2's monitors, divergence with every optimizer."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_monitor_training_prints_training_accuracy(rng, capsys):
         monitor_training=True,
     )
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith("Epoch 0: ") and line.endswith(" / 300)") and "training data" in line
+    assert line.startswith("Epoch 0: ") and " (training data: " in line and re.search(r" / 300\), cost [\d.]+, ", line)
 
 
 def test_schedule_sets_eta_each_epoch_and_none_stops(rng):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .._text import as_typed, count
 from ._args import ParserSettings, input_problem
 
 
@@ -34,15 +35,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.model}: minibp model, format version {ckpt.format_version}, written by minibp {ckpt.minibp_version}")
     if first is not None:
         print(summary(ckpt.net, first.n_in))
+    if ckpt.cost is not None:
+        print(f"Cost: {ckpt.cost}")
     state = ckpt.optimizer_state
-    states = state if isinstance(state, list) else [] if state is None else [state]
+    states = state if isinstance(state, list) else [] if state is None else [state]  # a list: one per group
     for i, state in enumerate(states):
-        settings = ", ".join(f"{k} = {v}" for k, v in state.items() if k != "type" and isinstance(v, (int, float, str)))
+        settings = ", ".join(
+            f"{k} = {as_typed(v) if isinstance(v, float) else v}"
+            for k, v in state.items()
+            if k != "type" and isinstance(v, (int, float, str))
+        )
         which = f" {i}" if len(states) > 1 else ""
         print(f"Optimizer{which}: {state.get('type', '?')} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
-        line = f"Trained {len(epochs)} epochs"
+        line = f"Trained {count(len(epochs), 'epoch')}"
         accuracy = accuracies[-1] if isinstance(accuracies, list) and accuracies else None
         if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool):
             line += f"; last evaluation accuracy {accuracy:.2%}"

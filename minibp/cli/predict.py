@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
         "predict",
         help="guess the digit in each image with a saved model (needs Pillow: pip install minibp[image])",
         description="Convert each image the way MNIST's digits were made (minibp.data.image_to_column) and print\n"
-        "one line per image: its name, the predicted digit and the model's largest outputs.",
+        "one line per image: its name, the predicted digit and the model's largest outputs, as probabilities\n"
+        "(minibp.predict_proba, with the cost the model file records); a first line says what they are.",
         **common,
     )
     pr.add_argument("model", metavar="MODEL", help="a model file (.npz) written by 'minibp train --save'")
@@ -51,23 +52,26 @@ def run(args: argparse.Namespace) -> int:
     from ..data.digit import image_to_column
     from ..data.targets import classes
     from ..errors import NonFiniteError
-    from ..io import load
-    from ..module import evaluation_mode
+    from ..io import load_checkpoint
 
-    net = load(args.model)
+    ckpt = load_checkpoint(args.model)
+    net = ckpt.net
     first = next((m for m in net.modules() if hasattr(m, "n_in")), None)
     if first is not None and first.n_in != 28 * 28:
         problem = f"{show(args.model)} takes {first.n_in} inputs, but an image becomes 784 (28 x 28 pixels)"
         problems = [f"{problem}; give a model trained on 28 x 28 digits, such as MNIST's"]
         raise UsageError(problems)
+    outputs, meaning = _outputs(net, ckpt.cost)
+    if args.top:
+        print(f"{args.model}: the numbers are {meaning}", flush=True)
     failed = 0
     for path in args.images:
         try:
             x = image_to_column(path)
-            with evaluation_mode(net), np.errstate(all="ignore"):
-                a = np.asarray(net(x))[:, 0]
-            if not np.isfinite(a).all():
-                raise NonFiniteError(f"the model's output for {path!r} is not finite (NaN or infinity)")
+            try:
+                a = outputs(x)[:, 0]
+            except NonFiniteError:
+                raise NonFiniteError(f"the model's output for {path!r} is not finite (NaN or infinity)") from None
         except (MinibpError, ValueError, OSError) as err:  # this image fails; the others are still predicted
             message = describe(err)
             message = message if path in message else f"{show(path)}: {message}"  # say which image, once
@@ -79,3 +83,18 @@ def run(args: argparse.Namespace) -> int:
         guess = int(classes(a[:, None])[0])  # the class train and evaluate read: argmax, or > 0.5 for one output
         print(f"{path}: {guess}" + (f"  ({scores})" if scores else ""), flush=True)
     return EXIT_FAILURE if failed else EXIT_OK
+
+
+def _outputs(net, cost: str | None):
+    """The function giving the numbers to print for a batch ``x``, and what they are, in a few words."""
+    from ..outputs import output_meaning, predict_proba
+
+    try:
+        meaning = output_meaning(net, cost)
+    except ValueError:  # a file older than format 3, or saved without its cost, of a network ending in Dense
+        meaning = (
+            "the output layer's weighted inputs z, not probabilities: the model file does not say which cost it "
+            "was trained with ('minibp train --save' records it)"
+        )
+        return (lambda x: predict_proba(net, x, cost="QuadraticCost")), meaning  # a cost of a: the output as it is
+    return (lambda x: predict_proba(net, x, cost=cost)), meaning

@@ -9,7 +9,7 @@ ckpt = bp.io.load_checkpoint("model.npz")          # network, optimizer state, h
 **The file.** A model file is an ordinary numpy ``.npz`` archive (a zip of
 ``.npy`` arrays) that ``np.load(path, allow_pickle=False)`` can open: a JSON
 header ``minibp.json`` (versions, architecture, parameter names, optimizer
-scalars, history, rng state, your metadata), then ``param/<name>`` for each
+scalars, history, rng state, the cost, your metadata), then ``param/<name>`` for each
 parameter and ``optimizer/<key>`` for each array of the optimizer's state.
 `minibp.io.format` describes the layout and its versions; `minibp.io.registry`
 how the architecture is written and which layer types a file may name.
@@ -74,6 +74,7 @@ import numpy as np
 from .._checks import check_network, deferred_tree_checks
 from .._files import atomic_write
 from .._version import __version__
+from ..costs import Cost
 from ..errors import ModelFormatError, ModelNestingError, NestingError, NonFiniteError
 from ..module import Module, Parameter
 from .checks import check_fields, check_sizes
@@ -85,14 +86,14 @@ from .format import (
     PARAM,
     Archive,
     archive_of,
+    header_for,
     open_archive,
     refusing_corrupt_files,
-    version_for,
     write_npz,
 )
 from .network2 import load_network2, save_network2
 from .registry import architecture, build, module_config, register_module, registered_modules
-from .state import history_dict, optimizer_state, restore_rng, rng_state, split_optimizer_state
+from .state import cost_record, history_dict, optimizer_state, restore_rng, rng_state, split_optimizer_state
 from .ties import apply_ties, find_ties, named_modules
 
 __all__ = [
@@ -117,6 +118,7 @@ def save(
     history: object | None = None,
     metadata: Mapping[str, Any] | None = None,
     rng: np.random.Generator | None = None,
+    cost: Cost | None = None,
 ) -> None:
     """Write ``net`` (and optionally its optimizer's state) to one ``.npz`` file, atomically.
 
@@ -131,6 +133,9 @@ def save(
         metadata: any JSON-serialisable mapping of your own (data set, seed, notes).
         rng: the generator that shuffles the mini-batches; its state is stored
             so that `Checkpoint.rng` can resume the same random stream.
+        cost: the cost the network was trained with; its class name is
+            stored (`Checkpoint.cost`), so that `minibp.predict_proba` and
+            ``minibp predict`` know what turns the output into probabilities.
 
     Before writing anything, `save` checks what it would write exactly as
     `load_checkpoint` will (rebuilding the network from it once more), and
@@ -160,17 +165,20 @@ def save(
     shared = [name for name, module in named_modules(net) if rng is not None and getattr(module, "rng", None) is rng]
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "format_version": version_for(tied=bool(ties) or bool(shared), groups=several),
+        "format_version": None,  # the oldest that holds the rest (header_for)
         "minibp_version": __version__,
         "architecture": tree,
         "parameters": names,
-        **({"tied": ties} if ties or shared or several else {}),
+        **({"tied": ties} if ties else {}),
         "optimizer": None,
         "history": None if history is None else history_dict(history),
         "rng": None if rng is None else rng_state(rng),
         **({"rng_shared_with": shared} if shared else {}),  # modules drawing from the shuffling generator itself
         "metadata": {} if metadata is None else dict(metadata),
+        **({} if cost is None else {"cost": cost_record(cost)}),
+        **({"cost": None} if cost is None and several else {}),  # a list of optimizers needs format 3
     }
+    header = header_for(header)
     if optimizer is not None:
         if several and not optimizer:
             raise ValueError("save: optimizer is an empty list")
@@ -215,6 +223,9 @@ class Checkpoint:
         metadata: the ``metadata`` mapping given to `save`.
         minibp_version: the minibp version that wrote the file.
         format_version: the file's format version.
+        cost: the class name of the cost the network was trained with, as
+            given to `save` (``"SoftmaxLogLikelihoodCost"``); ``None`` if
+            none was, and for files older than format version 3.
     """
 
     net: Module
@@ -224,6 +235,7 @@ class Checkpoint:
     metadata: dict[str, Any] = field(default_factory=dict)
     minibp_version: str = ""
     format_version: int = FORMAT_VERSION
+    cost: str | None = None
 
 
 def load_checkpoint(path: str | os.PathLike | IO[bytes]) -> Checkpoint:
@@ -325,7 +337,8 @@ def _checkpoint(archive: Archive) -> Checkpoint:
         states.append(state)
     optimizer_state = states if several else (states[0] if states else None)
     history, metadata, version = header["history"], header["metadata"], header["minibp_version"]
-    return Checkpoint(net, optimizer_state, history, rng, metadata, version, header["format_version"])
+    cost = None if header.get("cost") is None else header["cost"]["type"]
+    return Checkpoint(net, optimizer_state, history, rng, metadata, version, header["format_version"], cost)
 
 
 def _share_rng(net: Module, shared: object, rng: np.random.Generator | None, where: str) -> None:

@@ -8,7 +8,8 @@ declares (``Dense(20000, 20000)`` is a 3.2 GB weight matrix, and
 of a stored rng state; so `minibp.io.load_checkpoint` builds nothing before
 
 - `check_fields` has checked the type of every header field that names entries
-  (``parameters``, ``optimizer``, ``tied``) or is handed back as it is;
+  (``parameters``, ``optimizer``, ``tied``) or is handed back as it is
+  (``history``, ``metadata``, ``cost``);
 - `check_sizes` has checked that each `Dense` and `Conv2d` layer of the
   architecture declares a weight and a bias of a shape and dtype that the archive stores,
   and that all of them together are no larger than the stored parameters
@@ -61,6 +62,14 @@ def check_fields(
         raise ModelFormatError(f"{where}: 'tied' must be an object mapping parameter names to parameter names")
     if header["history"] is not None and not isinstance(header["history"], dict):
         raise ModelFormatError(f"{where}: 'history' must be an object")
+    cost = header.get("cost")  # format 3
+    if cost is not None and not (
+        isinstance(cost, dict)
+        and set(cost) == {"type", "takes"}
+        and isinstance(cost["type"], str)
+        and cost["takes"] in ("a", "z")
+    ):
+        raise ModelFormatError(f"{where}: 'cost' must be null or an object with a 'type' name and 'takes' 'a' or 'z'")
     if not isinstance(header["metadata"], dict):
         raise ModelFormatError(f"{where}: 'metadata' must be an object")
     if not isinstance(header["minibp_version"], str):

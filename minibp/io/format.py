@@ -3,7 +3,7 @@ r"""The model file's layout: an uncompressed ``.npz`` archive, checked entry by 
 | entry | contents |
 |---|---|
 | ``minibp.json`` | UTF-8 JSON in a ``uint8`` array: format and minibp versions, architecture, |
-| | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata |
+| | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata, the cost |
 | ``param/<name>`` | each parameter once, named as ``net.named_parameters()`` does (``param/0.w``, ...) |
 | ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
 | ``optimizer/<k>/<key>`` | the same for optimizer ``k`` of a list (format 3) |
@@ -17,12 +17,19 @@ checks the JSON header's format name, version and keys. What the header
 *means* (the network, its parameters) is checked by `minibp.io.load_checkpoint`.
 `archive_of` makes the same checks on the arrays `minibp.io.save` is about to write.
 
-Format versions: 1 is what minibp 0.1.0 wrote; 2 adds ``"tied"``, an object
-mapping each further name of a shared parameter to its first name
-(``{"2.w": "0.w"}``). `minibp.io.save` writes version 1 when no parameter is
-shared, so such files still load in minibp 0.1.0. 3 lets ``"optimizer"`` be a list, one
-``{"scalars", "arrays"}`` entry per optimizer of a list (one optimizer per group of parameters),
-whose arrays are stored as ``optimizer/<k>/<key>`` for optimizer ``k``; it is written only for such a list.
+Format versions: 1 is what minibp 0.1.0 wrote; 2 (minibp 0.2.0) adds
+``"tied"``, an object mapping each further name of a shared parameter to its
+first name (``{"2.w": "0.w"}``), and may hold ``"rng_shared_with"``; 3
+(minibp 0.3.0) adds ``"cost"``, the cost the network was trained with
+(``{"type": "SoftmaxLogLikelihoodCost", "takes": "z"}``, or ``null``).
+`minibp.io.save` writes the oldest version that holds what it has to say
+(`header_for`): a file with no shared parameter and no cost is version 1, so
+it still loads in minibp 0.1.0. Every older version loads. The keys of each
+version are listed once, in ``_KEYS``.
+3 also lets ``"optimizer"`` be a list, one ``{"scalars", "arrays"}`` entry per
+optimizer of a list given to `minibp.io.save` (one optimizer per group of parameters), whose
+arrays are stored as ``optimizer/<k>/<key>`` for optimizer ``k``; a file with such a list is
+version 3 (with ``"cost"`` ``null`` if the cost is not known).
 """
 
 from __future__ import annotations
@@ -52,7 +59,8 @@ __all__ = [
     "HEADER",
     "PARAM",
     "OPTIM",
-    "version_for",
+    "header_for",
+    "header_keys",
     "write_npz",
     "Archive",
     "open_archive",
@@ -68,33 +76,52 @@ HEADER = "minibp.json"
 PARAM = "param/"
 OPTIM = "optimizer/"
 _MAX_HEADER_BYTES = 64 << 20
-_KEYS_1 = frozenset(
-    (
-        "format",
-        "format_version",
-        "minibp_version",
-        "architecture",
-        "parameters",
-        "optimizer",
-        "history",
-        "rng",
-        "metadata",
-    )
-)
+
+# What each format version adds to the JSON header: the keys every file of that version holds, each with
+# the value `header_for` writes when a file has nothing to say there, and the keys a file of that version
+# may hold. A file of version v holds the keys of versions 1 to v. A new key of the next release goes in
+# its version's two entries here, and nowhere else in this file.
+_KEYS: dict[int, dict[str, Any]] = {
+    1: {
+        "format": FORMAT_NAME,
+        "format_version": None,
+        "minibp_version": None,
+        "architecture": None,
+        "parameters": None,
+        "optimizer": None,
+        "history": None,
+        "rng": None,
+        "metadata": None,
+    },
+    2: {"tied": {}},  # further name of a shared parameter -> its first name
+    3: {"cost": None},  # the cost the network was trained with: {"type": "SoftmaxLogLikelihoodCost", "takes": "z"}
+}
+_OPTIONAL: dict[int, frozenset[str]] = {
+    2: frozenset(("rng_shared_with",)),  # the modules that draw from the shuffling generator
+}
 
 
-def _header_keys(version: int) -> frozenset[str]:
-    """Return the keys the JSON header of format ``version`` holds (version 2 adds ``"tied"``)."""
-    return _KEYS_1 | ({"tied"} if version >= 2 else frozenset())
+def header_keys(version: int) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the keys a header of format ``version`` must hold and the further keys it may hold."""
+    required = frozenset(k for v in range(1, version + 1) for k in _KEYS.get(v, {}))
+    optional = frozenset(k for v in range(1, version + 1) for k in _OPTIONAL.get(v, frozenset()))
+    return required, optional
 
 
-_OPTIONAL_2 = frozenset(("rng_shared_with",))  # version 2: the modules that draw from the shuffling generator
+def header_for(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the header of the oldest format version that holds ``fields``, in their order.
 
-
-def version_for(*, tied: bool, groups: bool = False) -> int:
-    """Return the oldest format version that can hold a file: 3 with a list of optimizers, 2 with ties or a shared
-    generator, else 1 (0.1.0's)."""
-    return 3 if groups else 2 if tied else 1
+    ``fields`` holds the keys of version 1 and, of the later keys, only those with something to say
+    (``"tied"`` when a parameter is shared, ``"cost"`` when it is known). The version is the oldest
+    whose keys include them all, so a file with nothing newer to say is the file minibp 0.1.0 wrote
+    (and reads); the keys of that version not in ``fields`` are added with their values in `_KEYS`.
+    """
+    version = next(v for v in range(1, FORMAT_VERSION + 1) if set(fields) <= set().union(*header_keys(v)))
+    header = {**fields, "format_version": version}
+    for v in range(2, version + 1):
+        for key, default in _KEYS[v].items():
+            header.setdefault(key, default)
+    return header
 
 
 def write_npz(f: IO[bytes], arrays: Mapping[str, NDArray]) -> None:
@@ -286,8 +313,7 @@ def _check_header(header: object, where: str) -> dict[str, Any]:
             f"{where}: written in format version {version} by minibp {header.get('minibp_version')!r}; "
             f"this minibp reads format versions up to {FORMAT_VERSION}. Upgrade minibp to load it."
         )
-    expected = _header_keys(int(version))
-    optional = _OPTIONAL_2 if version >= 2 else frozenset()
+    expected, optional = header_keys(int(version))
     if not expected <= set(header) <= expected | optional:
         raise ModelFormatError(
             f"{where}: header keys differ from format {version}: missing {sorted(expected - set(header))}, "

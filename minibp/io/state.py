@@ -5,7 +5,8 @@ generator in the same state (`restore_rng`), so that training resumed from a
 file draws the same mini-batches and dropout masks as an uninterrupted run.
 An optimizer's ``state_dict()`` is split into JSON scalars and arrays
 (`split_optimizer_state`; the arrays go into the archive beside the
-parameters).
+parameters). The cost the network was trained with is recorded by name
+(`cost_record`).
 
 Deliberately left out: bit generators other than numpy's own five, and
 optimizer state other than numbers, strings and arrays.
@@ -20,14 +21,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .._checks import is_integer
+from ..costs import Cost
 from ..errors import ModelFormatError
 
-__all__ = ["ALLOWED_KINDS", "rng_state", "restore_rng", "optimizer_state", "split_optimizer_state", "history_dict"]
+__all__ = [
+    "ALLOWED_KINDS",
+    "rng_state",
+    "restore_rng",
+    "optimizer_state",
+    "split_optimizer_state",
+    "history_dict",
+    "cost_record",
+]
 
 #: Array kinds a model file may hold: floats, signed and unsigned integers, bools; never objects, strings or structs.
 ALLOWED_KINDS = "fiub"
 
 _RNG_CLASSES = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def cost_record(cost: object) -> dict[str, str]:
+    """Return what a model file records of the cost a network was trained with: its class name and ``takes``.
+
+    Raises:
+        TypeError: ``cost`` is not a `minibp.costs.Cost`.
+    """
+    if not isinstance(cost, Cost):
+        raise TypeError(f"save: cost must be a minibp Cost (such as SoftmaxLogLikelihoodCost()), got {cost!r:.100}")
+    return {"type": type(cost).__name__, "takes": "z" if getattr(cost, "takes", "a") == "z" else "a"}
 
 
 def rng_state(rng: np.random.Generator) -> dict[str, Any]:
