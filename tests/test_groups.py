@@ -105,12 +105,12 @@ def test_frozen_parameters_stay_unchanged_and_are_named_once(capsys):
     assert "Frozen" not in capsys.readouterr().out
 
 
-def test_halve_on_plateau_halves_every_optimizer():
+def test_halve_on_plateau_halves_every_optimizer(capsys):
     X, Y = blobs()
     net = bp.mlp([4, 5, 3], rng=0)
     a, b = 2.0**-30, 2.0**-28  # too small to change the accuracy: every epoch is a plateau
     history = bp.train(
-        net, (X, Y), optimizer=two_sgds(net, a, b), epochs=4, mini_batch_size=10, rng=0, verbose=False,
+        net, (X, Y), optimizer=two_sgds(net, a, b), epochs=4, mini_batch_size=10, rng=0,
         evaluation_data=(X, Y), schedule=bp.HalveOnPlateau(eta=a, patience=1),
     )
     assert len(set(history.evaluation_correct)) == 1
@@ -119,6 +119,9 @@ def test_halve_on_plateau_halves_every_optimizer():
     for eta_a, eta_b in history.eta:
         assert eta_b == 4 * eta_a  # the ratio is kept: both scaled by the same factor
         assert np.log2(a / eta_a).is_integer()
+    out = capsys.readouterr().out
+    assert "eta = [4.656612873e-10, 1.862645149e-09] from epoch " in out  # a/2 and b/2, as typed (10 digits)
+    assert "(was [9.313225746e-10, 3.725290298e-09])" in out
 
 
 def test_callbacks_receive_the_list():
