@@ -79,6 +79,16 @@ class Cost:
         r"""Return the gradient of the last ``forward``'s cost with respect to its ``a``, shape ``(n_L, m)``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    def check_targets(self, y: NDArray) -> None:
+        """Raise ``ValueError`` if a target lies outside the values this cost is defined for (here: none does).
+
+        `minibp.train.train` calls it once on all the targets before the first
+        step, and each built-in cost's ``forward`` on its mini-batch's.
+
+        Args:
+            y: desired outputs, shape ``(n_L, m)`` (one column per example).
+        """
+
     def __call__(self, a: NDArray, y: NDArray) -> float:
         """Check ``(a, y)`` (real, one ``(n_L, m)`` shape, ``m >= 1``; integers become float64), then ``forward``."""
         return self.forward(*as_pair(self, a, y))
@@ -89,11 +99,14 @@ class Cost:
 
 def _check_targets(owner: Cost, y: NDArray, high: float | None) -> None:
     """Raise ``ValueError`` unless every target is in ``[0, high]`` (``[0, inf)`` for ``high=None``)."""
+    y = np.asarray(y)
     low_ok = bool(y.min() >= 0)
     if not (low_ok and (high is None or y.max() <= high)):
-        bad = y[~((y >= 0) & (y <= (np.inf if high is None else high)))].flat[0]
+        row, column = np.argwhere(~((y >= 0) & (y <= (np.inf if high is None else high))))[0]
         where = "[0, 1]" if high is not None else "[0, inf)"
-        raise ValueError(f"{owner!r}: targets y must lie in {where}, got {bad}")
+        raise ValueError(
+            f"{owner!r}: targets y must lie in {where}, got {y[row, column]} (output {row} of example {column})"
+        )
 
 
 def _finite_z(z: NDArray) -> NDArray:
@@ -152,6 +165,10 @@ class CrossEntropyCost(Cost):
         self.a: NDArray | None = None
         self.y: NDArray | None = None
 
+    def check_targets(self, y: NDArray) -> None:
+        """Raise ``ValueError`` naming the first target outside ``[0, 1]``; ``y`` has shape ``(n_L, m)``."""
+        _check_targets(self, y, 1.0)
+
     def forward(self, a: NDArray, y: NDArray) -> float:
         r"""Return $-\frac1m\sum_x\sum_j [y\ln a + (1-y)\ln(1-a)]$.
 
@@ -162,7 +179,7 @@ class CrossEntropyCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        _check_targets(self, y, 1.0)
+        self.check_targets(y)
         self.a, self.y = a, y
         info = np.finfo(a.dtype)
         log_a = np.log(np.maximum(a, info.tiny))  # ln a, never ln 0
@@ -193,6 +210,10 @@ class LogLikelihoodCost(Cost):
         self.a: NDArray | None = None
         self.y: NDArray | None = None
 
+    def check_targets(self, y: NDArray) -> None:
+        """Raise ``ValueError`` naming the first target outside ``[0, inf)``; ``y`` has shape ``(n_L, m)``."""
+        _check_targets(self, y, None)
+
     def forward(self, a: NDArray, y: NDArray) -> float:
         r"""Return $-\frac1m\sum_x\sum_j y_j\ln a_j$.
 
@@ -203,7 +224,7 @@ class LogLikelihoodCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        _check_targets(self, y, None)
+        self.check_targets(y)
         self.a, self.y = a, y
         log_a = np.log(np.maximum(a, np.finfo(a.dtype).tiny))
         return -float(np.vdot(y, log_a)) / a.shape[1]  # eq. 80, averaged over the mini-batch
@@ -236,6 +257,10 @@ class SigmoidCrossEntropyCost(Cost):
         self.z: NDArray | None = None
         self.y: NDArray | None = None
 
+    def check_targets(self, y: NDArray) -> None:
+        """Raise ``ValueError`` naming the first target outside ``[0, 1]``; ``y`` has shape ``(n_L, m)``."""
+        _check_targets(self, y, 1.0)
+
     def forward(self, a: NDArray, y: NDArray) -> float:
         r"""Return the mean cross-entropy of $\sigma(z)$.
 
@@ -246,7 +271,7 @@ class SigmoidCrossEntropyCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        _check_targets(self, y, 1.0)
+        self.check_targets(y)
         z = _finite_z(a)
         self.z, self.y = z, y
         total = np.vdot(y, log_expit(z)) + np.vdot(1 - y, log_expit(-z))  # y ln sigma(z) + (1-y) ln sigma(-z)
@@ -283,6 +308,10 @@ class SoftmaxLogLikelihoodCost(Cost):
         self.a: NDArray | None = None
         self.y: NDArray | None = None
 
+    def check_targets(self, y: NDArray) -> None:
+        """Raise ``ValueError`` naming the first target outside ``[0, inf)``; ``y`` has shape ``(n_L, m)``."""
+        _check_targets(self, y, None)
+
     def forward(self, a: NDArray, y: NDArray) -> float:
         r"""Return the mean log-likelihood cost of $\mathrm{softmax}(z)$.
 
@@ -293,7 +322,7 @@ class SoftmaxLogLikelihoodCost(Cost):
         Returns:
             The mean cost over the ``m`` columns.
         """
-        _check_targets(self, y, None)
+        self.check_targets(y)
         z = _finite_z(a)
         dtype = z.dtype
         top = z.max(axis=0, keepdims=True)

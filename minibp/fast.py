@@ -18,8 +18,10 @@ that disqualifies a network):
   ``optimizer.step = ...``) of the network's modules, the cost, the optimizer
   or a regulariser: the fused epoch would not call it.
 
-Callbacks run between epochs, where both paths leave the same state, so they
-do not matter here.
+Callbacks and the schedule run between epochs, where both paths leave the
+same state; `minibp.train.train` calls `plan` again before each epoch, so what
+they move (an `L2`'s ``lmbda`` or ``n``, the optimizer's parameters, a method)
+is read afresh, and a run that no longer qualifies falls back from that epoch.
 
 **What it does differently** (and only this):
 

@@ -109,6 +109,10 @@ def gradcheck(
     Returns:
         A `GradcheckResult`; it is truthy when the check passed and prints a summary.
 
+    Raises:
+        ValueError: one module object is placed twice in ``module``'s tree (its
+            gradients would be wrong), checked as the tree is now.
+
     Example:
         >>> from minibp import Dense
         >>> result = gradcheck(Dense(3, 2, rng=0), np.random.default_rng(1).standard_normal((3, 4)))

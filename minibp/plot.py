@@ -80,30 +80,90 @@ def _where(source: object) -> str:
     return f"history file {os.fspath(source)!r}" if isinstance(source, (str, os.PathLike)) else "history"
 
 
+MAX_HISTORY_BYTES = 256 * 2**20  # a history of a million epochs takes about 100 MiB of JSON
+MAX_EPOCHS = 1_000_000
+MAX_SERIES = 64  # curves drawn from one history (keys ending in _cost or _accuracy)
+MAX_LAYERS = 10_000  # values per epoch of learning_speed and saturation
+_PER_LAYER = ("learning_speed", "saturation")
+
+
 def load_history(source: object) -> dict[str, Any]:
     """Return a history as a dict of lists, from a `History`, a mapping or a JSON file.
 
+    Whatever is drawn is checked here, so a history that loads can be drawn:
+    ``epoch`` is a list of finite numbers; each series (a key ending in
+    ``_cost`` or ``_accuracy``, and ``eta``) a list of one finite number or
+    ``null`` per epoch, or empty (an ``eta`` may also be a list of them, one
+    per optimizer, as `minibp.train` records with several); ``learning_speed`` and ``saturation`` a
+    list of one row per epoch (or empty), each row ``null`` or a list of
+    finite numbers or ``null`` (as are ``initial_learning_speed`` and
+    ``initial_saturation``). Sizes are bounded: at most `MAX_EPOCHS` epochs,
+    `MAX_SERIES` series, `MAX_LAYERS` values in a row, `MAX_HISTORY_BYTES` of file.
+
     Raises:
-        DataFormatError: the file is not JSON, or has no ``epoch`` list, or a
-            series' length differs from the number of epochs.
+        DataFormatError: the history breaks any of these rules; the message
+            names the field.
     """
     where = _where(source)
     if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as f:
+            raw = f.read(MAX_HISTORY_BYTES + 1)
+        if len(raw) > MAX_HISTORY_BYTES:
+            raise DataFormatError(f"{where} is larger than {MAX_HISTORY_BYTES // 2**20} MiB: not a history")
         try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise DataFormatError(f"{where} is not JSON: {err}") from None
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise DataFormatError(f"{where} is not JSON: {str(err) or type(err).__name__}") from None
     else:
         to_dict = getattr(source, "to_dict", None)
         data = to_dict() if callable(to_dict) else source
     if not isinstance(data, Mapping) or not isinstance(data.get("epoch"), list):
         raise DataFormatError(f"{where}: expected an object with an 'epoch' list, as History.save writes")
     n = len(data["epoch"])
+    if n > MAX_EPOCHS:
+        raise DataFormatError(f"{where}: 'epoch' lists {n:,} epochs, more than {MAX_EPOCHS:,}")
+    if not all(_finite(e) for e in data["epoch"]):
+        raise DataFormatError(f"{where}: 'epoch' must be a list of finite numbers")
+    series = 0
     for key, value in data.items():
         if key.endswith(("_cost", "_accuracy")) or key == "eta":
+            series += 1
             if not isinstance(value, list) or len(value) not in (0, n):
                 raise DataFormatError(f"{where}: {key!r} must be a list of {n} values (one per epoch), or empty")
+            if not all(v is None or _finite(v) or (key == "eta" and _rates(v)) for v in value):
+                raise DataFormatError(f"{where}: {key!r} must hold finite numbers or null, one per epoch")
+        elif key in _PER_LAYER or key.removeprefix("initial_") in _PER_LAYER:
+            rows = [value] if key.startswith("initial_") else value
+            if not isinstance(rows, list) or (not key.startswith("initial_") and len(rows) not in (0, n)):
+                raise DataFormatError(f"{where}: {key!r} must be a list of {n} values (one per epoch), or empty")
+            if not all(row is None or _layer_row(row) for row in rows):
+                raise DataFormatError(
+                    f"{where}: each entry of {key!r} must be a list of numbers (finite, or null; one per layer, "
+                    f"at most {MAX_LAYERS:,}) or null"
+                )
+    if series > MAX_SERIES:
+        raise DataFormatError(f"{where}: {series} series to draw (keys ending in _cost or _accuracy, and eta), "
+                              f"more than {MAX_SERIES}")
     return dict(data)
+
+
+def _finite(v: object) -> bool:
+    """Whether ``v`` is a number (not a bool) that is a finite float (an int beyond a float's range is not)."""
+    if not _number(v):
+        return False
+    try:
+        return math.isfinite(float(v))  # type: ignore[arg-type]
+    except OverflowError:
+        return False
+
+
+def _layer_row(row: object) -> bool:
+    return isinstance(row, list) and len(row) <= MAX_LAYERS and all(v is None or _finite(v) for v in row)
+
+
+def _rates(v: object) -> bool:
+    """Whether ``v`` is an epoch's learning rates with several optimizers: a short list of finite numbers or null."""
+    return isinstance(v, list) and 0 < len(v) <= MAX_SERIES and all(e is None or _finite(e) for e in v)
 
 
 def _number(v: object) -> bool:
@@ -213,7 +273,8 @@ def _series(history: Mapping[str, Any], suffix: str) -> dict[str, list[tuple[flo
         if key.endswith(suffix) and isinstance(values, list):
             points = [(float(e), float(v)) for e, v in zip(history["epoch"], values) if _number(v)]
             if points:
-                out[_LABELS.get(key, key.removesuffix(suffix).replace("_", " "))] = points
+                label = _LABELS.get(key, key.removesuffix(suffix).replace("_", " "))
+                out[label.replace("$", r"\$")] = points  # a name from the file is text, never mathtext
     return out
 
 

@@ -29,10 +29,11 @@ from __future__ import annotations
 import numpy as np
 
 from .containers import Parallel, Residual
+from .layers import Dense, Dropout, Identity, ReLU, Sigmoid, Softmax, Tanh
 from .module import Module, evaluation_mode
 from .sequential import Sequential
 
-__all__ = ["summary"]
+__all__ = ["input_size", "summary"]
 
 
 def _rows(module: Module, x: np.ndarray, prefix: str, rows: list[tuple[str, str, str, str]]) -> np.ndarray:
@@ -59,6 +60,38 @@ def _bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"  # pragma: no cover
+
+
+_SAME_SHAPE = (Sigmoid, Tanh, ReLU, Identity, Softmax, Dropout)  # map (n, m) to (n, m) for any n
+
+
+def input_size(net: Module) -> int | None:
+    """Return the number of input features ``net`` takes, or ``None`` if it takes any number (or it cannot be told).
+
+    The first module that fixes it decides: a `Dense` layer's ``n_in``, found
+    through `Sequential` chains (past modules that keep the shape, such as
+    activations, `Dropout` and `Residual`), any branch of a `Parallel`, and
+    the module inside a `Residual`. A module of another kind stops the search.
+
+    Example:
+        >>> from minibp import Dense, Dropout, Parallel, Sequential, Sigmoid
+        >>> input_size(Sequential(Dropout(0.5), Parallel(Dense(784, 5), Dense(784, 5))))
+        784
+        >>> input_size(Sequential(Sigmoid())) is None
+        True
+    """
+    if isinstance(net, Dense):
+        return net.n_in
+    if isinstance(net, Residual):
+        return input_size(net.module)
+    if isinstance(net, Parallel):
+        return next((size for size in map(input_size, net.branches) if size is not None), None)
+    if isinstance(net, Sequential):
+        for module in net.layers:
+            size = input_size(module)
+            if size is not None or not isinstance(module, (*_SAME_SHAPE, Residual)):
+                return size  # a Parallel that fixes nothing stacks its outputs: what follows does not tell
+    return None
 
 
 def summary(net: Module, input_size: int | tuple[int, ...]) -> str:

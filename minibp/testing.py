@@ -669,6 +669,7 @@ def check_module(
         AssertionError: a check failed; the message lists every failed check,
             by how much and for which parameter.
         TypeError: a parameter is not float64.
+        ValueError: one module object is placed twice in ``module``'s tree.
 
     Example:
         >>> from minibp import Dense

@@ -37,9 +37,9 @@ from numpy.typing import NDArray
 
 from ._checks import all_finite, check_finite, check_positive
 from ._groups import OptimizerGroups
-from ._plan import Plan, plan_run
+from ._plan import Plan, plan_run, replan
 from ._report import EpochReport
-from ._session import Batches, blas_limit, deferred_interrupt, progress_bar
+from ._session import Batches, Interrupt, blas_limit, deferred_interrupt, progress_bar
 from .costs import Cost
 from .data.batches import minibatch_indices
 from .data.pairs import check_inputs, output_size
@@ -212,8 +212,10 @@ def train(
         ShapeError, LabelError, NonFiniteError, HyperparameterError: bad data
             or settings, detected before any parameter changes.
         ValueError: ``fused=True`` for a run the fused path does not accept,
-            or a cost of $z$ after an output activation; a list of optimizers
-            that overlap, or hold a parameter that is not the network's.
+            a cost of $z$ after an output activation, a module placed twice
+            in the network, or a target outside the cost's range
+            (``cost.check_targets``), all before the first step; a list of
+            optimizers that overlap, or hold a parameter that is not the network's.
         DivergedError: the cost or a gradient became NaN or infinite; the
             parameters are left as they were before the failing step.
     """
@@ -239,12 +241,10 @@ def train(
     net.train()
     with deferred_interrupt() as interrupted:
         for j in range(run.epochs):
-            if schedule is not None:
-                eta = schedule(j, history)
-                if eta is None:
-                    history.stop_reason = f"the schedule {schedule!r} ended training before epoch {j}"
-                    break
-                stepper.eta = check_positive("train: schedule", "eta", eta)
+            if (reason := _start_epoch(j, schedule, history, stepper, interrupted)) is not None:
+                history.stop_reason = reason
+                break
+            replan(run, net, stepper, j, verbose)  # read what a callback or the schedule moved since the last epoch
             start = time.perf_counter()
             bar = progress_bar(-(-run.n // run.m), f"Epoch {j}", progress)
             batches = Batches(minibatch_indices(run.n, run.m, run.rng), interrupted, bar)
@@ -274,6 +274,27 @@ def train(
     for callback in run.callbacks:
         _hook(callback, "on_train_end")(history, net, optimizer)
     return history
+
+
+def _start_epoch(
+    j: int, schedule: Callable | None, history: History, optimizer: Optimizer | OptimizerGroups, interrupted: Interrupt
+) -> str | None:
+    """Run the schedule before epoch ``j``; return why training ends before the epoch, or ``None``.
+
+    A Ctrl-C in a callback or the schedule ends training here, so no epoch is
+    recorded that did not run.
+    """
+    if interrupted.hit:
+        return f"interrupted (Ctrl-C) in a callback after epoch {j - 1}; epoch {j} did not start"
+    if schedule is None:
+        return None
+    eta = schedule(j, history)
+    if interrupted.hit:
+        return f"interrupted (Ctrl-C) in the schedule before epoch {j}; epoch {j} did not start"
+    if eta is None:
+        return f"the schedule {schedule!r} ended training before epoch {j}"
+    optimizer.eta = check_positive("train: schedule", "eta", eta)
+    return None
 
 
 def _record_epoch(

@@ -97,10 +97,12 @@ def test_plot_reports_missing_and_malformed_history_files(tmp_path, capsys):
     assert "no such history file" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    assert main(["plot", str(bad)]) == 1
+    with pytest.raises(SystemExit, match="2"):  # a malformed history is bad input too
+        main(["plot", str(bad)])
     assert "is not JSON" in capsys.readouterr().err
     bad.write_text(json.dumps({"epoch": [0, 1], "training_cost": [1.0]}))
-    assert main(["plot", str(bad)]) == 1
+    with pytest.raises(SystemExit, match="2"):
+        main(["plot", str(bad)])
     assert "'training_cost' must be a list of 2 values" in capsys.readouterr().err
 
 

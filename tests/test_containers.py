@@ -344,6 +344,8 @@ def test_the_page_shows_the_fork_code_and_the_example():
     assert '{{ source("minibp/containers.py", ' in text
     for section in ("fork", "stacked", "check", "train"):
         assert f'--8<-- "not_chains.py:{section}"' in text
+    for section in ("container", "check", "wrong"):  # a container of one's own
+        assert f'--8<-- "own_container.py:{section}"' in text
 
 
 @pytest.mark.slow
@@ -355,16 +357,19 @@ def test_the_pages_python_blocks_run_as_one_script(tmp_path):
         [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr
-    printed = subprocess.run(
-        [sys.executable, str(EXAMPLES / "not_chains.py")],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert printed.returncode == 0, printed.stderr
-    assert masked(result.stdout) == masked(printed.stdout)  # the page's blocks, run in order, are the example
+    expected = ""
+    for example in ("not_chains.py", "own_container.py"):  # the page's two scripts, in page order
+        printed = subprocess.run(
+            [sys.executable, str(EXAMPLES / example)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert printed.returncode == 0, printed.stderr
+        expected += printed.stdout
+    assert masked(result.stdout) == masked(expected)  # the page's blocks, run in order, are the examples
 
 
 def test_the_fork_excerpt_on_the_page_is_parallel_backward():

@@ -181,6 +181,97 @@ def test_own_cost_gradient_matches_finite_differences():
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)
 
 
+def test_own_optimizer_matches_the_hand_computation_and_gets_the_guarantees(capsys):
+    accuracy = example("own_optimizer").main()
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("RMSprop: [") and out[1].startswith("by hand: [")
+    assert out[0].split(": ", 1)[1] == out[1].split(": ", 1)[1]  # the same floats, to the last digit
+    assert [line.split(":")[0] for line in out[2:7]] == [f"epoch {j}" for j in range(5)]
+    assert out[7].startswith("RMSprop.step: the update of the square average of parameter 0 (30, 784) would overflow")
+    assert out[8:10] == ["parameters unchanged: True", "square averages unchanged: True"]
+    assert out[10] == "['epsilon', 'eta', 'rho', 'square_average.0'] ... 8 entries"
+    assert out[11] == "square averages restored: True"
+    assert out[12] == "RMSprop: rho must be in [0, 1), got 1.5" and len(out) == 13
+    assert 0.85 <= accuracy <= 1.0
+
+
+def test_own_optimizer_is_torch_rmsprop():
+    torch = pytest.importorskip("torch")
+    rms = example("own_optimizer").RMSprop
+    rng = np.random.default_rng(7)
+    w = bp.Parameter(rng.standard_normal((3, 2)))
+    ours = rms([w], eta=0.01, rho=0.8, epsilon=1e-6)
+    t = torch.tensor(w.data.copy(), requires_grad=True)
+    theirs = torch.optim.RMSprop([t], lr=0.01, alpha=0.8, eps=1e-6)
+    for _ in range(4):
+        g = rng.standard_normal((3, 2))
+        ours.zero_grad()
+        w.grad += g
+        ours.step()
+        t.grad = torch.tensor(g)
+        theirs.step()
+    np.testing.assert_allclose(w.data, t.detach().numpy(), rtol=1e-13, atol=1e-15)  # a few roundings per step
+    with pytest.raises(bp.HyperparameterError, match="RMSprop: eta must be a finite number > 0"):
+        ours.eta = 0
+
+
+def test_own_callback_logs_every_epoch_and_stops_with_its_reason(capsys):
+    history, stop = example("own_callback").main()
+    out = capsys.readouterr().out.splitlines()
+    epochs = len(history.epoch)
+    assert out[0] == "epoch,training_cost,validation_accuracy" and len(out) == epochs + 3
+    for j, row in enumerate(out[1 : epochs + 1]):
+        epoch, cost, accuracy = row.split(",")
+        assert int(epoch) == j and float(cost) == round(history.training_cost[j], 4)
+        assert float(accuracy) == round(history.evaluation_accuracy[j], 3)
+    assert max(history.evaluation_accuracy[:-1]) < 0.88 <= history.evaluation_accuracy[-1] and epochs < 30
+    assert stop.stop_reason.endswith("reached the target 88%") and out[-2].endswith(stop.stop_reason)
+    assert history.stop_reason.startswith(f"{stop!r} stopped training after epoch {epochs - 1}")
+    assert out[-1] == "history names the callback: True"
+
+
+def test_own_regularizer_is_l1_plus_l2_and_falls_back_from_the_fused_path(capsys):
+    module = example("own_regularizer")
+    results = module.main()
+    out = capsys.readouterr().out.splitlines()
+    assert float(out[0].rsplit(" ", 1)[1]) < 1e-6
+    assert out[3].startswith("train(fused=True): the fused path does not accept this run: the regulariser ElasticNet(")
+    assert set(results) == {"none", "elastic net"} and min(results.values()) >= 0.8
+    net = bp.mlp([5, 4, 3], rng=2)
+    ours, l1, l2 = module.ElasticNet(net, l1=0.3, l2=2.0, n=7), bp.L1(net, 0.3, 7), bp.L2(net, 2.0, 7)
+    np.testing.assert_allclose(ours.penalty(), l1.penalty() + l2.penalty(), rtol=1e-14)
+    net.zero_grad()
+    ours.add_gradient()
+    mine = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
+    l1.add_gradient()
+    l2.add_gradient()
+    for a, p in zip(mine, net.parameters()):
+        np.testing.assert_allclose(a, p.grad, rtol=1e-14, atol=1e-17)  # biases untouched by both
+
+
+def test_own_container_is_checked_and_names_a_wrong_branch(capsys):
+    module = example("own_container")
+    module.main()
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("gradcheck passed") and out[1] == "contract: True"
+    assert out[2] == (
+        "Parallel: module 1 (Sloppy()).backward returned a gradient of shape (3, 3), "
+        "expected the shape of its input (3, 4)"
+    )
+    assert out[3] == "Mean: branch 1 (Sloppy()).backward returned shape (3, 3), expected the shape of its input (3, 4)"
+    mean = module.Mean(bp.Dense(3, 2, rng=0), bp.Dense(3, 2, rng=1))
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        mean.backward(np.ones((2, 4)))
+    mean(np.ones((3, 4)))
+    with pytest.raises(bp.ShapeError, match=r"Mean.backward expected grad_output of shape \(2, 4\), got \(4, 2\)"):
+        mean.backward(np.ones((4, 2)))
+    with pytest.raises(bp.ShapeError, match="Mean"):
+        bp.Sequential(mean)(np.ones(3))  # Module.__call__ checks the batch before Mean's forward runs
+    names = [name for name, _ in bp.Sequential(mean, bp.Sigmoid()).named_parameters()]
+    assert names == ["0.branches.0.w", "0.branches.0.b", "0.branches.1.w", "0.branches.1.b"]
+
+
 def test_howto_scripts(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert example("howto_seeds").main()

@@ -467,3 +467,6 @@ def test_several_optimizers_draw_the_first_ones_learning_rate(tmp_path):
     history["eta"] = [[2.0, 0.5], [2.0, 0.5], [1.0, 0.25], [0.5, 0.125]]  # train with a list of two optimizers
     eta = plot_history(history).axes[2]
     np.testing.assert_allclose(eta.lines[0].get_ydata(), [2.0, 2.0, 1.0, 0.5])
+    history["eta"][0] = [2.0, float("nan")]
+    with pytest.raises(bp.DataFormatError, match="'eta' must hold finite numbers or null"):
+        plot_history(history)

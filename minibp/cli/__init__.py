@@ -15,7 +15,8 @@ Every argument is checked before any data are loaded or any training
 starts (exit status 2, like argparse's own errors), so a bad ``--save`` path
 is refused at once rather than after an hour of training. A save that still
 fails after training writes a rescue file in the temporary directory and
-names it; Ctrl-C during training saves what was trained so far. No failure
+names it; Ctrl-C during training saves what was trained so far, and one during
+the save waits for it (`minibp.cli._saving`). No failure
 prints a traceback: see `EXIT_STATUS` for the exit codes.
 
 Each sub-command is a file of this package (``train``, ``data``, ``info``,
@@ -53,7 +54,8 @@ exit status (the same for every sub-command):
        and the history then go to rescue files in the temporary directory, named
        in the message)
   2    bad input or usage: an unknown option, a value out of range, a file that
-       does not exist, a --save/--history/-o/--dir path that cannot be written,
+       does not exist, a malformed history file, a --save/--history/-o/--dir
+       path that is empty or cannot be written,
        --sizes beyond physical memory or not fitting the data; found before any
        training starts (and, but for the fit to the data, before any data are
        loaded), so no work is lost

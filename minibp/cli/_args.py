@@ -30,6 +30,19 @@ def show(path: str) -> str:
     return path if len(path) <= 80 else f"{path[:38]}...{path[-38:]}"
 
 
+def printable(text: object) -> str:
+    r"""``str(text)`` with every control or format character escaped (``\x1b``, ``\u202e``), safe for a terminal.
+
+    A file can hold escape sequences (ESC, BEL, CR) and bidirectional controls
+    that would change what the terminal shows; whatever is printed from a file
+    goes through here. Line breaks are escaped too: split lines before.
+    """
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")  # all of C* and Z* but the space
+        for ch in str(text)
+    )
+
+
 def binary_size(nbytes: int) -> str:
     """``nbytes`` for a reader, in binary units: ``5.8 TiB``."""
     units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import UsageError
-from ._args import ParserSettings, data_set_problem, input_problem, output_problem, show
+from ._args import ParserSettings, data_set_problem, describe, input_problem, output_problem, printable, show
 
 
 def add_parser(sub: argparse._SubParsersAction, common: ParserSettings) -> None:
@@ -54,6 +54,8 @@ PLOT_KINDS = {  # what 'minibp plot KIND FILE' draws from: the kind of FILE
     "speed": "history file",
 }
 
+
+IMAGE_FORMATS = ("png", "svg", "svgz", "pdf", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")  # by suffix
 
 _PLOT_OPTIONS = {  # options that only some kinds take: (attribute, option, kinds)
     "title": ("--title", ("curves",)),
@@ -100,17 +102,38 @@ def check(args: argparse.Namespace) -> list[str]:
     else:
         output = _plot_output(args)
         default = "HISTORY with .png" if kind == "curves" else f"{what.split()[0].upper()} with -{kind}.png"
+        suffix = Path(output).suffix.lstrip(".").lower()
         if os.path.realpath(output) == os.path.realpath(source):
             problems.append(f"-o {show(output)} is the {what} itself; give another file for the image")
+        elif suffix and suffix not in IMAGE_FORMATS:
+            problems.append(
+                f"-o {printable(show(output))}: {printable(suffix)!r} is not an image format minibp writes; "
+                f"end the name in one of {', '.join('.' + f for f in IMAGE_FORMATS)} (none: .png)"
+            )
         else:
             problems.append(output_problem("-o" if args.output else f"the image ({default})", output))
     return [p for p in problems if p]
+
+
+def _history_problem(path: str) -> str | None:
+    """What is wrong with the history file at ``path`` (read and checked as `minibp.plot.load_history` does)."""
+    from ..errors import DataFormatError
+    from ..plot import load_history
+
+    try:
+        load_history(path)
+    except DataFormatError as err:
+        return printable(describe(err))
+    except OSError as err:
+        return f"cannot read {show(path)!r}: {err.strerror or err}"
+    return None
 
 
 def _plot_fit_problems(args: argparse.Namespace, kind: str, net: object, X: np.ndarray | None = None) -> list[str]:
     """What in the request does not fit the model (and the data ``X``), checked once they are loaded."""
     from ..layers import Dense
     from ..module import Module
+    from ..summary import input_size
 
     dense = [m for m in net.modules() if isinstance(m, Dense)] if isinstance(net, Module) else []
     if kind == "weights":
@@ -122,9 +145,10 @@ def _plot_fit_problems(args: argparse.Namespace, kind: str, net: object, X: np.n
         if math.isqrt(n_in) ** 2 != n_in:
             return [f"--layer {layer}: its {n_in} inputs do not make a square image; choose a layer that sees pixels"]
         return []
-    if X is not None and dense and dense[0].n_in != X.shape[0]:
+    n_in = input_size(net) if isinstance(net, Module) else None
+    if X is not None and n_in is not None and n_in != X.shape[0]:
         data = args.data or "sample"
-        return [f"the model takes {dense[0].n_in} inputs but the digits of --data {show(data)} have {X.shape[0]}"]
+        return [f"the model takes {n_in} inputs but the digits of --data {show(data)} have {X.shape[0]}"]
     return []
 
 
@@ -135,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
     kind, source = _plot_request(args)
     assert source is not None  # check refused a kind without its file
     output = _plot_output(args)
+    if PLOT_KINDS[kind] == "history file" and (problem := _history_problem(source)) is not None:
+        problems = [problem]  # a malformed history is bad input, found before anything is drawn
+        raise UsageError(problems)
     if kind == "curves":
         plot.plot_history(source, output, title=args.title)
     elif kind == "speed":

@@ -53,12 +53,13 @@ def run(args: argparse.Namespace) -> int:
     from ..data.targets import classes
     from ..errors import NonFiniteError
     from ..io import load_checkpoint
+    from ..summary import input_size
 
     ckpt = load_checkpoint(args.model)
     net = ckpt.net
-    first = next((m for m in net.modules() if hasattr(m, "n_in")), None)
-    if first is not None and first.n_in != 28 * 28:
-        problem = f"{show(args.model)} takes {first.n_in} inputs, but an image becomes 784 (28 x 28 pixels)"
+    n_in = input_size(net)  # None: no module fixes it; the images are tried
+    if n_in is not None and n_in != 28 * 28:
+        problem = f"{show(args.model)} takes {n_in} inputs, but an image becomes 784 (28 x 28 pixels)"
         problems = [f"{problem}; give a model trained on 28 x 28 digits, such as MNIST's"]
         raise UsageError(problems)
     outputs, meaning = _outputs(net, ckpt.cost)

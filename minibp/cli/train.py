@@ -7,9 +7,7 @@ import math
 import os
 import secrets
 import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,6 +15,7 @@ import numpy as np
 from .._text import as_typed, count
 from . import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError
 from ._args import ParserSettings, binary_size, data_set_problem, describe, output_problem, show
+from ._saving import write_all
 
 if TYPE_CHECKING:
     from ..history import History
@@ -161,7 +160,9 @@ def check(args: argparse.Namespace) -> list[str]:
         problems.append(_memory_problem(args.sizes, args.dtype))
     for option in ("save", "history"):
         path = getattr(args, option)
-        if path:
+        if path is not None and not path.strip():
+            problems.append(f"--{option} needs a file name, got {path!r}")
+        elif path:
             problems.append(output_problem(f"--{option}", path))
     if args.save and args.history and os.path.realpath(args.save) == os.path.realpath(args.history):
         problems.append(f"--save and --history name the same file, {show(args.save)}; give two files")
@@ -198,45 +199,9 @@ def _interrupted(history: object) -> bool:
     return "interrupt" in reason or "ctrl-c" in reason
 
 
-def _rescue(path: str, write: Callable[[str], None]) -> str:
-    """``write`` a rescue file for ``path`` under a new, unique name in the temporary directory; return the name.
-
-    Raises:
-        Whatever creating the name or ``write`` raises; no empty file is left behind.
-    """
-    stem, suffix = Path(path).stem[:40], Path(path).suffix[:16]
-    fd, rescue = tempfile.mkstemp(prefix=f"minibp-rescue-{stem}-", suffix=suffix)  # reserves the name
-    os.close(fd)
-    try:
-        write(rescue)
-    except BaseException:
-        os.remove(rescue)
-        raise
-    return rescue
-
-
-def _write_or_rescue(what: str, path: str, write: Callable[[str], None], quiet: bool) -> bool:
-    """``write(path)``, or else a rescue file named on standard error; return whether ``path`` was written."""
-    try:
-        write(path)
-    except Exception as err:
-        failed = f"minibp: error: could not save the {what} to {path!r} ({describe(err)})"
-        try:
-            rescue = _rescue(path, write)
-        except Exception as rescue_err:
-            where = tempfile.gettempdir()
-            print(f"{failed}, nor to a rescue file in {where!r} ({describe(rescue_err)}); it is lost", file=sys.stderr)
-        else:
-            print(f"{failed}; saved it to {rescue!r} instead", file=sys.stderr)
-        return False
-    if not quiet:
-        print(f"Saved the network to {path}" if what == "network" else f"Wrote the history to {path}")
-    return True
-
-
 def _save_results(args: argparse.Namespace, net, optimizer, history, rng, cost) -> bool:
     """Write ``--save`` and ``--history``, each independently of the other; True if both went where asked."""
-    ok = True
+    writes: list[tuple[str, str, Callable[[str], None]]] = []
     if args.save:
         from .. import io
 
@@ -247,10 +212,10 @@ def _save_results(args: argparse.Namespace, net, optimizer, history, rng, cost) 
         def save(path: str) -> None:
             io.save(net, path, optimizer=optimizer, history=history, rng=rng, metadata={"train": settings}, cost=cost)
 
-        ok = _write_or_rescue("network", args.save, save, args.quiet) and ok
+        writes.append(("network", args.save, save))
     if args.history:
-        ok = _write_or_rescue("history", args.history, history.save, args.quiet) and ok
-    return ok
+        writes.append(("history", args.history, history.save))
+    return write_all(writes, args.quiet)
 
 
 _SGD_ETA = {"quadratic": 3.0, "cross-entropy": 0.5, "log-likelihood": 0.5}  # the book's eta for each cost
