@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from . import fast
 from ._checks import as_generator, check_count, check_network
+from ._groups import OptimizerGroups
 from .containers import Parallel
 from .costs import Cost, QuadraticCost
 from .data.batches import check_mini_batch_size
@@ -90,11 +91,23 @@ def plan_run(
     regularizers = regularizers_of(regularization)
     if schedule is not None and not callable(schedule):
         raise TypeError(f"train: schedule must be callable as schedule(epoch, history), got {schedule!r}")
-    if schedule is not None and not hasattr(optimizer, "eta"):
+    groups = isinstance(optimizer, OptimizerGroups)
+    if groups:
+        optimizer.check_regularizers(regularizers)
+        if schedule is not None and None in optimizer.eta:
+            k = optimizer.eta.index(None)
+            raise TypeError(f"train: a schedule sets every optimizer's eta, but optimizer[{k}] has no attribute eta")
+    elif schedule is not None and not hasattr(optimizer, "eta"):
         raise TypeError(f"train: a schedule sets optimizer.eta, but {optimizer!r} has no attribute eta")
     callbacks = list(callbacks)
     rng = as_generator(rng)
-    fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers) if fused is not False else (None, "fused=False")
+    if fused is False:
+        fused_epoch, reason = None, "fused=False"
+    elif groups:  # the fused epoch steps one SGD over all of net.parameters()
+        n_optimizers = len(optimizer.optimizers)
+        fused_epoch, reason = None, f"a list of {n_optimizers} optimizers (the fused epoch steps one SGD)"
+    else:
+        fused_epoch, reason = fast.plan(net, cost, optimizer, regularizers)
     if fused and fused_epoch is None:
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
     x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
@@ -104,7 +117,7 @@ def plan_run(
     )
 
 
-def replan(run: Plan, net: Module, optimizer: Optimizer, epoch: int, verbose: bool) -> None:
+def replan(run: Plan, net: Module, optimizer: Optimizer | OptimizerGroups, epoch: int, verbose: bool) -> None:
     """Plan the fused epoch again before ``epoch``, from the network, cost, optimizer and regularisers as they are.
 
     A callback or the schedule may have moved a hyper-parameter (an `L2`'s
@@ -114,7 +127,7 @@ def replan(run: Plan, net: Module, optimizer: Optimizer, epoch: int, verbose: bo
     run, the modules train from this epoch on (``verbose`` says why). With
     ``fused=True`` that raises ``ValueError`` instead.
     """
-    if run.fused is False:
+    if run.fused is False or isinstance(optimizer, OptimizerGroups):  # a list of optimizers: the modules, always
         return
     fused_epoch, reason = fast.plan(net, run.cost, optimizer, run.regularizers)
     if fused_epoch is None and run.fused:

@@ -60,7 +60,7 @@ class EpochReport:
             return
         etas = history.eta
         if len(etas) >= 2 and etas[-1] is not None and etas[-2] is not None and etas[-1] != etas[-2]:
-            print(f"eta = {as_typed(etas[-1])} from epoch {history.epoch[-1]} (was {as_typed(etas[-2])})")
+            print(f"eta = {_rates(etas[-1])} from epoch {history.epoch[-1]} (was {_rates(etas[-2])})")
         print(epoch_line(history, self.n), flush=True)
         if not self.hinted and self.at_chance(history):
             self.hinted = True
@@ -87,3 +87,8 @@ class EpochReport:
         chance = 1 / self.classes
         margin = max(min(0.05, 0.5 / self.classes), 2 * math.sqrt(chance * (1 - chance) / size))
         return all(abs(a - chance) <= margin for a in last)  # type: ignore[operator]
+
+
+def _rates(eta: object) -> str:
+    """An epoch's learning rate as typed; with several optimizers, the list of each one's (``[1.0, 0.25]``)."""
+    return f"[{', '.join(as_typed(e) for e in eta)}]" if isinstance(eta, list) else as_typed(eta)

@@ -3,7 +3,8 @@ r"""Learning-rate schedules and callbacks for `minibp.train`.
 **Schedules.** A schedule is any callable ``schedule(epoch, history) -> eta``.
 `train` calls it before each epoch with the number of the epoch about to run
 (from 0) and the `History` of the epochs run so far, and sets
-``optimizer.eta`` to the result. Returning ``None`` ends training before
+``optimizer.eta`` to the result (with a list of optimizers, the first one's
+``eta``; the others keep their ratio to it). Returning ``None`` ends training before
 that epoch. `HalveOnPlateau` is the rule the book suggests in chapter 3.
 
 **Callbacks.** A callback is any object with some of these methods (all

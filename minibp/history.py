@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 __all__ = ["History"]
 
@@ -39,7 +42,8 @@ class History:
         evaluation_accuracy: ``evaluation_correct / evaluation_size``.
         evaluation_size: number of evaluation examples (0 without evaluation data).
         seconds: wall-clock time of each epoch's training (not of its evaluation).
-        eta: the learning rate used in each epoch (``None`` if the optimizer has none).
+        eta: the learning rate used in each epoch (``None`` if the optimizer has none; with several
+            optimizers, a list of each one's, in the order given to `minibp.train`).
         training_full_cost: cost on the whole training set after the epoch (``None`` unless monitored).
         training_correct: training examples classified correctly after the epoch (likewise).
         training_accuracy: ``training_correct / training_size`` (likewise).
@@ -62,7 +66,7 @@ class History:
     evaluation_accuracy: list[float | None] = field(default_factory=list)
     evaluation_size: int = 0
     seconds: list[float] = field(default_factory=list)
-    eta: list[float | None] = field(default_factory=list)
+    eta: list[float | list[float | None] | None] = field(default_factory=list)
     training_full_cost: list[float | None] = field(default_factory=list)
     training_correct: list[int | None] = field(default_factory=list)
     training_accuracy: list[float | None] = field(default_factory=list)
@@ -78,7 +82,7 @@ class History:
         epoch: int,
         *,
         seconds: float,
-        eta: float | None,
+        eta: float | Sequence[float | None] | None,
         training_cost: float,
         training: tuple[int, float] | None = None,
         evaluation: tuple[int, float] | None = None,
@@ -88,14 +92,18 @@ class History:
         Args:
             epoch: the epoch's number, counted from 0.
             seconds: wall-clock time of the epoch's training.
-            eta: the learning rate used (``None`` if the optimizer has none).
+            eta: the learning rate used (``None`` if the optimizer has none); with several optimizers,
+                the list of each one's.
             training_cost: mean of the mini-batch costs, with the regularisers' penalty.
             training: ``(correct, cost)`` on the whole training set, or ``None`` if not monitored.
             evaluation: ``(correct, cost)`` on the evaluation data, or ``None`` without it.
         """
         self.epoch.append(epoch)
         self.seconds.append(seconds)
-        self.eta.append(None if eta is None else float(eta))
+        if eta is None or isinstance(eta, (int, float, np.floating, np.integer)):
+            self.eta.append(None if eta is None else float(eta))
+        else:
+            self.eta.append([None if e is None else float(e) for e in eta])
         self.training_cost.append(training_cost)
         correct_t, cost_t = (None, None) if training is None else training
         self.training_full_cost.append(cost_t)

@@ -27,6 +27,9 @@ validates and restores it: the type (``"type"``), the hyper-parameters, the
 scalar counters and one array per parameter and per state buffer, named
 ``"<buffer>.<i>"`` with the shape of parameter ``i``.
 
+**Several optimizers** (one per group of parameters, as `minibp.train` takes a list of them) are
+stepped together by `step_together`: every one or, if one fails, none.
+
 Weight decay and L2 regularisation are not optimizer options here: see
 `minibp.regularization`.
 """
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -51,7 +54,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., None])
 
-__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam"]
+__all__ = ["Optimizer", "SGD", "Momentum", "Nesterov", "Adam", "step_together"]
 
 
 class Optimizer:
@@ -402,3 +405,40 @@ class Adam(Optimizer):
             m2 *= b2
             m2 += (1 - b2) * g * g  # m2 -> b2 m2 + (1 - b2) g*g
             p.data -= step * m1 / (np.sqrt(m2) / root_correction + self.epsilon)
+
+
+def step_together(groups: Sequence[tuple[Optimizer, Sequence[Regularizer]]]) -> None:
+    """Make one step of several optimizers as one: all of it, or (raising `NonFiniteError`) none of it.
+
+    Each ``(optimizer, regularizers)`` pair is stepped as `Optimizer.step` steps one optimizer, with
+    regularisers that act on that optimizer's parameters only: their ``add_gradient()`` first, then
+    every optimizer's gradients are checked, then each one's ``before_update(eta)`` with that
+    optimizer's own ``eta`` and its `update`. If any update raises or leaves a parameter or buffer
+    non-finite or near overflow, every optimizer is put back as it was.
+    """
+    with np.errstate(all="ignore"):
+        for _, regularizers in groups:
+            for r in regularizers:
+                r.add_gradient()
+        for optimizer, _ in groups:  # every gradient is checked before anything changes
+            _refuse_gradient(optimizer)
+        kept = []
+        for optimizer, _ in groups:
+            arrays, copies, _ = _scratch(optimizer)
+            for copy, array in zip(copies, arrays):
+                np.copyto(copy, array)
+            kept.append((optimizer, arrays, copies, {c: getattr(optimizer, c) for c in optimizer.counters}))
+        try:
+            for optimizer, regularizers in groups:
+                for r in regularizers:
+                    r.before_update(getattr(optimizer, "eta", 0.0))
+                optimizer.update()
+            for optimizer, arrays, _, _ in kept:
+                _check_each(optimizer, arrays)
+        except BaseException:
+            for optimizer, arrays, copies, counters in kept:
+                for copy, array in zip(copies, arrays):
+                    np.copyto(array, copy)
+                for name, value in counters.items():
+                    object.__setattr__(optimizer, name, value)
+            raise

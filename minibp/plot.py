@@ -18,7 +18,8 @@ through `minibp._files.atomic_write`; the format follows the suffix:
   ``to_dict()`` or its JSON file. The left panel plots every ``*_cost``
   series (training and evaluation cost), the middle one every ``*_accuracy``
   series, in per cent; when a schedule changed the learning rate, a third
-  panel shows $\eta$ per epoch. Series that were not recorded (empty or all
+  panel shows $\eta$ per epoch (the first optimizer's, when `train` had a
+  list of them: the others follow the same schedule). Series that were not recorded (empty or all
   ``None``) are left out. Given a list of histories, it draws the runs on
   one figure to compare them: one line per run and series, a colour per run,
   named in the legend (``labels=``, by default "run 1", "run 2", ...).
@@ -103,7 +104,8 @@ def load_history(source: object) -> dict[str, Any]:
     Whatever is drawn is checked here, so a history that loads can be drawn:
     ``epoch`` is a list of finite numbers; each series (a key ending in
     ``_cost`` or ``_accuracy``, and ``eta``) a list of one finite number or
-    ``null`` per epoch, or empty; ``learning_speed`` and ``saturation`` a
+    ``null`` per epoch, or empty (an ``eta`` may also be a list of them, one
+    per optimizer, as `minibp.train` records with several); ``learning_speed`` and ``saturation`` a
     list of one row per epoch (or empty), each row ``null`` or a list of
     finite numbers or ``null`` (as are ``initial_learning_speed`` and
     ``initial_saturation``). Sizes are bounded: at most `MAX_EPOCHS` epochs,
@@ -139,7 +141,7 @@ def load_history(source: object) -> dict[str, Any]:
             series += 1
             if not isinstance(value, list) or len(value) not in (0, n):
                 raise DataFormatError(f"{where}: {key!r} must be a list of {n} values (one per epoch), or empty")
-            if not all(v is None or _finite(v) for v in value):
+            if not all(v is None or _finite(v) or (key == "eta" and _rates(v)) for v in value):
                 raise DataFormatError(f"{where}: {key!r} must hold finite numbers or null, one per epoch")
         elif key in _PER_LAYER or key.removeprefix("initial_") in _PER_LAYER:
             rows = [value] if key.startswith("initial_") else value
@@ -168,6 +170,11 @@ def _finite(v: object) -> bool:
 
 def _layer_row(row: object) -> bool:
     return isinstance(row, list) and len(row) <= MAX_LAYERS and all(v is None or _finite(v) for v in row)
+
+
+def _rates(v: object) -> bool:
+    """Whether ``v`` is an epoch's learning rates with several optimizers: a short list of finite numbers or null."""
+    return isinstance(v, list) and 0 < len(v) <= MAX_SERIES and all(e is None or _finite(e) for e in v)
 
 
 def _number(v: object) -> bool:
@@ -332,9 +339,11 @@ def plot_history(
     runs = _runs(history, labels)  # a malformed history is reported even without matplotlib
     costs = [(name, _series(data, "_cost")) for name, data in runs]
     accuracies = [(name, _series(data, "_accuracy")) for name, data in runs]
+    # with several optimizers an epoch's eta is a list; all follow the first one's schedule, which is drawn
+    first = [(name, [v[0] if isinstance(v, list) and v else v for v in data.get("eta") or []]) for name, data in runs]
     etas = [
-        (name, [(float(e), float(v)) for e, v in zip(data["epoch"], data.get("eta") or []) if _number(v)])
-        for name, data in runs
+        (name, [(float(e), float(v)) for e, v in zip(data["epoch"], values) if _number(v)])
+        for (name, values), (_, data) in zip(first, runs)
     ]
     show_eta = any(len({v for _, v in points}) > 1 for _, points in etas)  # a schedule changed the learning rate
     fig = _figure(15 if show_eta else 10, 4)

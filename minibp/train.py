@@ -22,7 +22,8 @@ Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
 and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
 validation accuracy stalls" and early stopping are ready-made), and
 ``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or decoupled
-weight decay). Its `History` holds network2's four monitors.
+weight decay). Its `History` holds network2's four monitors. ``optimizer`` may
+be a list, one optimizer per group of parameters (one learning rate per layer).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from numpy.typing import NDArray
 
 from ._checks import all_finite, check_finite, check_positive
 from ._chunks import CHUNK_BYTES, chunk_size, chunks
+from ._groups import OptimizerGroups
 from ._plan import Plan, plan_run, replan
 from ._report import EpochReport
 from ._session import Batches, Interrupt, blas_limit, deferred_interrupt, progress_bar
@@ -146,7 +148,7 @@ def train(
     net: Module,
     training_data: tuple[NDArray, NDArray],
     *,
-    optimizer: Optimizer,
+    optimizer: Optimizer | Sequence[Optimizer],
     epochs: int,
     mini_batch_size: int,
     cost: Cost | None = None,
@@ -167,7 +169,15 @@ def train(
         net: the network, e.g. ``mlp([784, 30, 10])``.
         training_data: ``(X, y)`` with ``X`` of shape ``(n_in, N)`` and ``y``
             labels ``(N,)`` or targets ``(n_out, N)``.
-        optimizer: updates the parameters, e.g. ``SGD(net.parameters(), eta=3.0)``.
+        optimizer: updates the parameters, e.g. ``SGD(net.parameters(), eta=3.0)``;
+            or a list of optimizers, one per group of parameters, e.g.
+            ``[SGD(net[0].parameters(), eta=0.5), SGD(net[2].parameters(), eta=2.0)]`` for one
+            learning rate per layer. Their parameter lists must not overlap and hold only
+            parameters of ``net``; a parameter in none stays frozen (named once when
+            ``verbose``). Each regulariser then acts on each weight through the weight's own
+            optimizer (`WeightDecay` with that optimizer's ``eta``), once per mini-batch, and
+            the step is made by all of them or, if one fails, by none. Such a run uses the
+            modules (the fused path takes one `SGD`). Callbacks receive the list.
         epochs: number of passes over the training data (at most: a schedule
             or a callback may stop earlier).
         mini_batch_size: examples per gradient step, the book's $m$.
@@ -190,7 +200,11 @@ def train(
             BLAS alone.
         schedule: ``schedule(epoch, history) -> eta`` called before each
             epoch; the result becomes ``optimizer.eta``, ``None`` stops
-            training (see `minibp.callbacks.HalveOnPlateau`).
+            training (see `minibp.callbacks.HalveOnPlateau`). With a list of
+            optimizers the result is the first one's ``eta`` and every other
+            keeps the ratio to it that it had when `train` began, so all are
+            scaled by the same factor (``HalveOnPlateau`` halves every one).
+            `History.eta` then records a list per epoch, each optimizer's.
         callbacks: objects with any of ``on_train_begin(net, optimizer, history)``,
             ``on_epoch_end(epoch, history, net, optimizer) -> bool | None``
             (``True`` stops) and ``on_train_end(history, net, optimizer)``; see
@@ -215,12 +229,15 @@ def train(
         ValueError: ``fused=True`` for a run the fused path does not accept,
             a cost of $z$ after an output activation, a module placed twice
             in the network, or a target outside the cost's range
-            (``cost.check_targets``), all before the first step.
+            (``cost.check_targets``), all before the first step; a list of
+            optimizers that overlap, or hold a parameter that is not the network's.
         DivergedError: the cost or a gradient became NaN or infinite; the
             parameters are left as they were before the failing step.
     """
+    several = isinstance(optimizer, (list, tuple))  # one optimizer per group of parameters
+    stepper: Optimizer | OptimizerGroups = OptimizerGroups(net, optimizer) if several else optimizer  # type: ignore[arg-type, assignment]
     run = plan_run(
-        net, training_data, optimizer, epochs, mini_batch_size, cost, evaluation_data, rng, blas_threads, schedule,
+        net, training_data, stepper, epochs, mini_batch_size, cost, evaluation_data, rng, blas_threads, schedule,
         callbacks, regularization, fused,
     )
     if verbose:
@@ -230,6 +247,8 @@ def train(
             else f"Training with the modules' forward and backward ({run.reason})",
             flush=True,
         )
+        if isinstance(stepper, OptimizerGroups) and stepper.frozen:
+            print(f"Frozen (in no optimizer, not trained): {', '.join(stepper.frozen)}", flush=True)
     history = History(evaluation_size=run.evaluation_size, training_size=run.n)
     report = EpochReport(run.n, run.target_rows.shape[1], verbose)
     for callback in run.callbacks:
@@ -237,10 +256,10 @@ def train(
     net.train()
     with deferred_interrupt() as interrupted:
         for j in range(run.epochs):
-            if (reason := _start_epoch(j, schedule, history, optimizer, interrupted)) is not None:
+            if (reason := _start_epoch(j, schedule, history, stepper, interrupted)) is not None:
                 history.stop_reason = reason
                 break
-            replan(run, net, optimizer, j, verbose)  # read what a callback or the schedule moved since the last epoch
+            replan(run, net, stepper, j, verbose)  # read what a callback or the schedule moved since the last epoch
             start = time.perf_counter()
             bar = progress_bar(-(-run.n // run.m), f"Epoch {j}", progress)
             batches = Batches(minibatch_indices(run.n, run.m, run.rng), interrupted, bar)
@@ -248,17 +267,17 @@ def train(
                 # Overflow and NaN are detected (non-finite cost or gradient: DivergedError), not warned about.
                 with blas_limit(run.blas_threads), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     if run.fused_epoch is not None:
-                        eta = optimizer.eta  # type: ignore[attr-defined]
+                        eta = optimizer.eta  # type: ignore[union-attr]
                         total_cost = run.fused_epoch.run(j, run.x_rows, run.target_rows, batches, eta, run.x_bound)
                     else:
-                        total_cost = _run_epoch(j, net, optimizer, run, batches)
+                        total_cost = _run_epoch(j, net, stepper, run, batches)
             finally:
                 net.zero_grad()  # both paths leave every gradient zeroed
-                optimizer.zero_grad()
+                stepper.zero_grad()
                 if bar is not None:
                     bar.close()
             seconds = time.perf_counter() - start
-            _record_epoch(history, j, seconds, total_cost / max(batches.seen, 1), net, optimizer, run, monitor_training)
+            _record_epoch(history, j, seconds, total_cost / max(batches.seen, 1), net, stepper, run, monitor_training)
             report.epoch(history)
             if interrupted.hit:
                 history.stop_reason = f"interrupted (Ctrl-C) in epoch {j} after {batches.seen} of {run.n} examples"
@@ -273,7 +292,7 @@ def train(
 
 
 def _start_epoch(
-    j: int, schedule: Callable | None, history: History, optimizer: Optimizer, interrupted: Interrupt
+    j: int, schedule: Callable | None, history: History, optimizer: Optimizer | OptimizerGroups, interrupted: Interrupt
 ) -> str | None:
     """Run the schedule before epoch ``j``; return why training ends before the epoch, or ``None``.
 
@@ -294,8 +313,8 @@ def _start_epoch(
 
 
 def _record_epoch(
-    history: History, j: int, seconds: float, mean_cost: float, net: Module, optimizer: Optimizer, run: Plan,
-    monitor_training: bool,
+    history: History, j: int, seconds: float, mean_cost: float, net: Module, optimizer: Optimizer | OptimizerGroups,
+    run: Plan, monitor_training: bool,
 ) -> None:
     """Evaluate the network after epoch ``j`` and record the epoch in ``history``."""
     penalty = _penalty(run.regularizers, run.n)  # both training costs: the training set's N = n
@@ -308,6 +327,8 @@ def _record_epoch(
         correct, eval_cost = _evaluate_with_cost(net, run.cost, Xe, rows_e)
         evaluation = (correct, eval_cost + _penalty(run.regularizers, Xe.shape[1]))
     eta = getattr(optimizer, "eta", None)
+    if isinstance(eta, list):  # several optimizers: each one's eta, or a float when the list holds one
+        eta = eta[0] if len(eta) == 1 else eta
     history.record_epoch(
         j, seconds=seconds, eta=eta, training_cost=mean_cost + penalty, training=training, evaluation=evaluation
     )
@@ -347,7 +368,7 @@ def _penalty(regularizers: tuple[Regularizer, ...], n_evaluated: int) -> float:
     return total
 
 
-def _run_epoch(j: int, net: Module, optimizer: Optimizer, run: Plan, batches: Batches) -> float:
+def _run_epoch(j: int, net: Module, optimizer: Optimizer | OptimizerGroups, run: Plan, batches: Batches) -> float:
     """One epoch through the modules: forward, cost, backward, step per mini-batch; returns the summed cost."""
     cost, regularizers, x_rows, target_rows = run.cost, run.regularizers, run.x_rows, run.target_rows
     total_cost = 0.0

@@ -319,10 +319,12 @@ def test_howto_optimizers(capsys):
         "Adam(eta=0.001)",
         "no dropout",
         "dropout",
+        "per layer",
     }
     assert all(0.8 < value <= 1.0 for value in accuracy.values())  # every run learned the digits
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 6 and "dropout p = 0.5" in lines[5]
+    assert len(lines) == 7 and "dropout p = 0.5" in lines[5]
+    assert lines[6].startswith("eta per layer [2.0, 0.5] -> [")  # the page quotes line 7
 
 
 def test_howto_rows_torch_part(capsys):

@@ -523,3 +523,14 @@ def test_cli_failures_while_running_exit_1(matplotlib, files, tmp_path, monkeypa
     assert main(["plot", "weights", str(model)]) == 1
     assert "pip install minibp[plot]" in capsys.readouterr().err
     assert not (tmp_path / "model-weights.png").exists() and not (tmp_path / "bad-misclassified.png").exists()
+
+
+def test_several_optimizers_draw_the_first_ones_learning_rate(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot extra (matplotlib) is not installed")
+    history = make_history().to_dict()
+    history["eta"] = [[2.0, 0.5], [2.0, 0.5], [1.0, 0.25], [0.5, 0.125]]  # train with a list of two optimizers
+    eta = plot_history(history).axes[2]
+    np.testing.assert_allclose(eta.lines[0].get_ydata(), [2.0, 2.0, 1.0, 0.5])
+    history["eta"][0] = [2.0, float("nan")]
+    with pytest.raises(bp.DataFormatError, match="'eta' must hold finite numbers or null"):
+        plot_history(history)

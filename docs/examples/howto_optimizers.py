@@ -1,4 +1,4 @@
-"""How-to: train with momentum, Nesterov or Adam instead of plain SGD, and regularise with dropout.
+"""How-to: train with momentum, Nesterov or Adam instead of plain SGD, regularise with dropout, one rate per layer.
 
 python docs/examples/howto_optimizers.py
 
@@ -70,6 +70,29 @@ def main() -> dict[str, float]:
 
     accuracy["no dropout"], accuracy["dropout"] = wide(0.0), wide(0.5)
     # --8<-- [end:dropout]
+
+    # --8<-- [start:per_layer]
+    net = bp.mlp([784, 30, 10], init="scaled", rng=0)
+    optimizers = [
+        bp.SGD(net[0].parameters(), eta=2.0),  # the hidden layer learns slowest: a larger rate
+        bp.SGD(net[2].parameters(), eta=0.5),  # the output layer, at SGD's usual rate
+    ]
+    history = bp.train(
+        net,
+        data.training,
+        optimizer=optimizers,
+        cost=bp.CrossEntropyCost(),
+        epochs=epochs,
+        mini_batch_size=10,
+        evaluation_data=data.validation,
+        schedule=bp.HalveOnPlateau(eta=2.0, patience=1),  # the first optimizer's eta; the ratio 4 : 1 is kept
+        rng=0,
+        verbose=False,
+    )
+    print(f"eta per layer {history.eta[0]} -> {history.eta[-1]}: ", end="")
+    print(f"validation accuracy {history.evaluation_accuracy[-1]:.1%}")
+    accuracy["per layer"] = history.evaluation_accuracy[-1]
+    # --8<-- [end:per_layer]
     return accuracy
 
 

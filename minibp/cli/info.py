@@ -42,13 +42,16 @@ def run(args: argparse.Namespace) -> int:
         _say(f"{ckpt.net!r}\nInput: any number of features; total parameters: {total:,}")
     if ckpt.cost is not None:
         _say(f"Cost: {printable(ckpt.cost)}")
-    if ckpt.optimizer_state is not None:
+    state = ckpt.optimizer_state
+    states = state if isinstance(state, list) else [] if state is None else [state]  # a list: one per group
+    for i, state in enumerate(states):
         settings = ", ".join(
             f"{printable(k)} = {as_typed(v) if isinstance(v, float) else printable(v)}"
-            for k, v in ckpt.optimizer_state.items()
+            for k, v in state.items()
             if k != "type" and isinstance(v, (int, float, str))
         )
-        _say(f"Optimizer: {printable(ckpt.optimizer_state.get('type', '?'))} ({settings})")
+        which = f" {i}" if len(states) > 1 else ""
+        _say(f"Optimizer{which}: {printable(state.get('type', '?'))} ({settings})")
     epochs, accuracies = (ckpt.history or {}).get("epoch"), (ckpt.history or {}).get("evaluation_accuracy")
     if isinstance(epochs, list) and epochs:  # the history is free JSON: describe only what has History's shape
         line = f"Trained {count(len(epochs), 'epoch')}"

@@ -51,6 +51,11 @@ bp.train(net, data, optimizer=optimizer, rng=ckpt.rng, ...)
 
 continues exactly as an uninterrupted run would (tested to the last bit).
 
+**Several optimizers.** ``save(..., optimizer=[opt_a, opt_b])`` (one optimizer per group of
+parameters, as `minibp.train` takes them) stores every one's state (format version 3);
+``ckpt.optimizer_state`` is then the list of their ``state_dict()``, in the same order, to give
+back one by one: ``for opt, state in zip(optimizers, ckpt.optimizer_state): opt.load_state_dict(state)``.
+
 Deliberately left out: compression (trained float weights barely
 compress), and saving modules that are not built from a registered type
 and a JSON configuration.
@@ -123,7 +128,7 @@ def save(
         net: the network; every module in it must be registered (minibp's own are).
         path: the file to write; an existing file is replaced only once the new one is complete.
         optimizer: an optimizer whose ``state_dict()`` is stored (restore it
-            with ``load_state_dict``).
+            with ``load_state_dict``), or a list of them (each one's state is stored).
         history: a `minibp.history.History` (or its ``to_dict()``).
         metadata: any JSON-serialisable mapping of your own (data set, seed, notes).
         rng: the generator that shuffles the mini-batches; its state is stored
@@ -156,6 +161,7 @@ def save(
     if len(arrays) != len(names):
         raise ValueError(f"save: duplicate parameter names in {names}")
     ties = find_ties(net)
+    several = isinstance(optimizer, (list, tuple))  # one optimizer per group of parameters: format 3
     shared = [name for name, module in named_modules(net) if rng is not None and getattr(module, "rng", None) is rng]
     header: dict[str, Any] = {
         "format": FORMAT_NAME,
@@ -170,15 +176,24 @@ def save(
         **({"rng_shared_with": shared} if shared else {}),  # modules drawing from the shuffling generator itself
         "metadata": {} if metadata is None else dict(metadata),
         **({} if cost is None else {"cost": cost_record(cost)}),
+        **({"cost": None} if cost is None and several else {}),  # a list of optimizers needs format 3
     }
     header = header_for(header)
     if optimizer is not None:
-        scalars, state_arrays = split_optimizer_state(optimizer_state(optimizer))
-        header["optimizer"] = {"scalars": scalars, "arrays": list(state_arrays)}
-        for key, value in state_arrays.items():
-            if value.dtype.kind == "f" and not np.isfinite(value).all():
-                raise NonFiniteError(f"save: optimizer state {key!r} holds NaN or infinity; not writing {path}")
-            arrays[OPTIM + key] = value
+        if several and not optimizer:
+            raise ValueError("save: optimizer is an empty list")
+        entries = []
+        each: list[object] = list(optimizer) if several else [optimizer]  # type: ignore[call-overload]
+        for k, one in enumerate(each):
+            scalars, state_arrays = split_optimizer_state(optimizer_state(one))
+            entries.append({"scalars": scalars, "arrays": list(state_arrays)})
+            prefix = OPTIM + (f"{k}/" if several else "")
+            for key, value in state_arrays.items():
+                if value.dtype.kind == "f" and not np.isfinite(value).all():
+                    what = f"optimizer state {prefix[len(OPTIM) :] + key!r}"
+                    raise NonFiniteError(f"save: {what} holds NaN or infinity; not writing {path}")
+                arrays[prefix + key] = value
+        header["optimizer"] = entries if several else entries[0]
     try:
         text = json.dumps(header, allow_nan=True, separators=(",", ":"))
     except (TypeError, ValueError) as err:
@@ -201,6 +216,7 @@ class Checkpoint:
         optimizer_state: the optimizer's ``state_dict()`` (``None`` if none
             was saved); pass it to ``load_state_dict`` of an optimizer of the
             type named in ``optimizer_state["type"]``, built on ``net.parameters()``.
+            If a list of optimizers was saved, the list of their states, in order.
         history: the training history as `History.to_dict` returns it (or
             ``None``); ``History.from_dict(ckpt.history)`` rebuilds the object.
         rng: a generator in the state of the one given to `save` (or ``None``).
@@ -213,7 +229,7 @@ class Checkpoint:
     """
 
     net: Module
-    optimizer_state: dict[str, Any] | None = None
+    optimizer_state: dict[str, Any] | list[dict[str, Any]] | None = None
     history: dict[str, Any] | None = None
     rng: np.random.Generator | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -285,8 +301,11 @@ def _checkpoint(archive: Archive) -> Checkpoint:
     """Check what the header declares against what the archive stores, then build; `load` and `save` share it."""
     header, where = archive.header, archive.where
     names, optimizer, ties = check_fields(header, where)
-    optim_keys = [] if optimizer is None else optimizer["arrays"]
-    archive.require_entries({HEADER} | {PARAM + n for n in names} | {OPTIM + k for k in optim_keys})
+    several = isinstance(optimizer, list)  # format 3: one entry per optimizer, arrays under optimizer/<k>/
+    entries = optimizer if isinstance(optimizer, list) else [] if optimizer is None else [optimizer]
+    prefixes = [OPTIM + (f"{k}/" if several else "") for k in range(len(entries))]
+    optim_keys = [prefix + key for prefix, entry in zip(prefixes, entries) for key in entry["arrays"]]
+    archive.require_entries({HEADER} | {PARAM + n for n in names} | set(optim_keys))
     check_sizes(header["architecture"], archive.members, names, ties, where)  # before anything is allocated
     rng = None if header["rng"] is None else restore_rng(header["rng"], where)
     with deferred_tree_checks():  # containers check the tree below them; once for the whole network is enough
@@ -306,13 +325,17 @@ def _checkpoint(archive: Archive) -> Checkpoint:
         )
     for name, p in named:
         _read_parameter(archive, name, p)
-    optimizer_state: dict[str, Any] | None = None if optimizer is None else dict(optimizer["scalars"])
-    for key in optim_keys:
-        assert optimizer_state is not None  # keys come only with an optimizer entry
-        value = archive.read(OPTIM + key)
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise ModelFormatError(f"{where}: optimizer state {key!r} holds NaN or infinite values")
-        optimizer_state[key] = value
+    states = []
+    for prefix, entry in zip(prefixes, entries):
+        state = dict(entry["scalars"])
+        for key in entry["arrays"]:
+            value = archive.read(prefix + key)
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                what = f"optimizer state {prefix[len(OPTIM) :] + key!r}"
+                raise ModelFormatError(f"{where}: {what} holds NaN or infinite values")
+            state[key] = value
+        states.append(state)
+    optimizer_state = states if several else (states[0] if states else None)
     history, metadata, version = header["history"], header["metadata"], header["minibp_version"]
     cost = None if header.get("cost") is None else header["cost"]["type"]
     return Checkpoint(net, optimizer_state, history, rng, metadata, version, header["format_version"], cost)

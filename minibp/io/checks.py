@@ -42,20 +42,19 @@ from .registry import MAX_DEPTH, registered_modules
 __all__ = ["check_fields", "check_sizes"]
 
 
-def check_fields(header: Mapping[str, Any], where: str) -> tuple[list[str], dict[str, Any] | None, dict[str, str]]:
+def check_fields(
+    header: Mapping[str, Any], where: str
+) -> tuple[list[str], dict[str, Any] | list[dict[str, Any]] | None, dict[str, str]]:
     """Check the types of the header's fields; return the parameter names, the optimizer entry and the ties."""
     names = header["parameters"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(set(names)) != len(names):
         raise ModelFormatError(f"{where}: 'parameters' must be a list of distinct names")
     optimizer = header["optimizer"]
-    if optimizer is not None and (
-        not isinstance(optimizer, dict)
-        or set(optimizer) != {"scalars", "arrays"}
-        or not isinstance(optimizer["scalars"], dict)
-        or not isinstance(optimizer["arrays"], list)
-        or not all(isinstance(k, str) for k in optimizer["arrays"])
-        or len(set(optimizer["arrays"])) != len(optimizer["arrays"])
-        or set(optimizer["arrays"]) & set(optimizer["scalars"])
+    several = isinstance(optimizer, list) and header["format_version"] >= 3  # format 3: one entry per optimizer
+    if optimizer is not None and not (
+        all(_optimizer_entry(entry) for entry in optimizer) and bool(optimizer)
+        if several
+        else _optimizer_entry(optimizer)
     ):
         raise ModelFormatError(f"{where}: malformed optimizer state")
     ties = header.get("tied", {})
@@ -76,6 +75,19 @@ def check_fields(header: Mapping[str, Any], where: str) -> tuple[list[str], dict
     if not isinstance(header["minibp_version"], str):
         raise ModelFormatError(f"{where}: 'minibp_version' must be a string")
     return names, optimizer, ties
+
+
+def _optimizer_entry(entry: object) -> bool:
+    """Whether ``entry`` is one optimizer's ``{"scalars": {...}, "arrays": [distinct names]}``."""
+    return (
+        isinstance(entry, dict)
+        and set(entry) == {"scalars", "arrays"}
+        and isinstance(entry["scalars"], dict)
+        and isinstance(entry["arrays"], list)
+        and all(isinstance(k, str) for k in entry["arrays"])
+        and len(set(entry["arrays"])) == len(entry["arrays"])
+        and not set(entry["arrays"]) & set(entry["scalars"])
+    )
 
 
 def check_sizes(

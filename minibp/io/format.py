@@ -6,6 +6,7 @@ r"""The model file's layout: an uncompressed ``.npz`` archive, checked entry by 
 | | parameter names, tied parameters, optimizer scalars, history, rng state, your metadata, the cost |
 | ``param/<name>`` | each parameter once, named as ``net.named_parameters()`` does (``param/0.w``, ...) |
 | ``optimizer/<key>`` | the arrays of ``optimizer.state_dict()`` (velocities, moment estimates) |
+| ``optimizer/<k>/<key>`` | the same for optimizer ``k`` of a list (format 3) |
 
 `write_npz` writes the archive with fixed time stamps, so the same network
 gives the same bytes. `open_archive` reads the ``.npy`` header of every entry
@@ -25,6 +26,10 @@ first name (``{"2.w": "0.w"}``), and may hold ``"rng_shared_with"``; 3
 (`header_for`): a file with no shared parameter and no cost is version 1, so
 it still loads in minibp 0.1.0. Every older version loads. The keys of each
 version are listed once, in ``_KEYS``.
+3 also lets ``"optimizer"`` be a list, one ``{"scalars", "arrays"}`` entry per
+optimizer of a list given to `minibp.io.save` (one optimizer per group of parameters), whose
+arrays are stored as ``optimizer/<k>/<key>`` for optimizer ``k``; a file with such a list is
+version 3 (with ``"cost"`` ``null`` if the cost is not known).
 """
 
 from __future__ import annotations
