@@ -105,16 +105,17 @@ def test_the_exported_modules_are_discovered():
 
 
 @pytest.mark.parametrize("name", EXPORTED_MODULES)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=None, derandomize=True)  # the same draws on every machine and run
 @given(data=st.data())
 def test_contract_holds_for_random_sizes_and_values(name, data):
     module, n_in = data.draw(build(name))
     module.train(data.draw(st.booleans(), label="training"))
     if name == "MaxPool2d":
-        # Normal values from a generator are distinct and apart (hypothesis likes equal ones, and finite
-        # differences across a tie of two maxima do not measure a derivative).
+        # Evenly spaced values in a random order are at least 6 / (n_in m) > 1e-3 apart, far more than eps
+        # (hypothesis likes equal values, and finite differences across a tie of two maxima measure no derivative).
         m = data.draw(st.integers(1, 6))
-        x = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).standard_normal((n_in, m))
+        spaced = np.linspace(-3.0, 3.0, n_in * m)
+        x = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1))).permutation(spaced).reshape(n_in, m)
     elif name == "Sequential":
         # In a chain, a gradient shrinks with saturation and with the size of the input (dC/dw = delta x^T):
         # draw moderate inputs from a seed, so hypothesis explores the structures, not adversarial values.
