@@ -31,7 +31,7 @@ def as_batch(x: object, owner: object, n: object = None, dtype: np.dtype | None 
     if type(x) is np.ndarray and x.ndim == 2 and x.shape[1] and (n is None or x.shape[0] == n):
         if x.dtype == dtype if dtype is not None else x.dtype.kind == "f":
             return x  # the common case: nothing to convert
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool):
+    if not is_integer(n):
         n = None
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] == 0 or (n is not None and x.shape[0] != n):

@@ -43,7 +43,7 @@ MAX_CHUNK = 10_000
 
 
 def _count(value: object) -> int | None:
-    return int(value) if is_integer(value) and not isinstance(value, bool) and value >= 0 else None
+    return int(value) if is_integer(value) and value >= 0 else None
 
 
 def numbers_per_example(net: Module, n_in: int) -> int:

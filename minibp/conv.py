@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from ._checks import as_generator, check_count
+from ._checks import as_generator, check_count, is_integer
 from .errors import ShapeError
 from .init import Initializer, initial_filters
 from .module import Module, Parameter, saved
@@ -53,7 +53,7 @@ def _image_shape(owner: str, in_shape: object) -> tuple[int, int, int]:
     dims = [
         int(d)
         for d in (in_shape if isinstance(in_shape, (tuple, list)) else ())
-        if isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+        if is_integer(d) and d >= 1
     ]
     if len(dims) != 3 or len(in_shape) != 3:  # type: ignore[arg-type]
         raise ShapeError(f"{owner}: in_shape must be (C, H, W), three positive integers, got {in_shape!r}")

@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import check_count, check_finite, is_integer
+from ._checks import T, check_count, check_finite, is_integer
 from ._files import atomic_write
 from .conv import Conv2d
 from .data.targets import classes
@@ -235,18 +235,20 @@ def _side(n_in: int, what: str) -> int:
 
 def _dense(net: Module, layer: int, what: str) -> Dense:
     """The ``layer``-th `Dense` layer of ``net`` (counted from 0, in the order of ``net.modules()``)."""
-    layers = [m for m in net.modules() if isinstance(m, Dense)]
-    if not is_integer(layer) or not 0 <= layer < len(layers):
-        count = f"{len(layers)} Dense layers, numbered 0 to {len(layers) - 1}" if layers else "no Dense layer"
-        raise ValueError(f"{what}: layer {layer!r}: the network has {count}")
-    return layers[layer]
+    return _nth(net, Dense, layer, what)
 
 
 def _conv(net: Module, layer: int, what: str) -> Conv2d:
     """The ``layer``-th `Conv2d` of ``net``, from 0 in the order of ``net.modules()`` (``net`` itself counts)."""
-    layers = [m for m in net.modules() if isinstance(m, Conv2d)]
+    return _nth(net, Conv2d, layer, what)
+
+
+def _nth(net: Module, kind: type[T], layer: int, what: str) -> T:
+    """The ``layer``-th module of type ``kind`` in ``net.modules()``, or `ValueError` saying how many there are."""
+    layers = [m for m in net.modules() if isinstance(m, kind)]
     if not is_integer(layer) or not 0 <= layer < len(layers):
-        count = f"{len(layers)} Conv2d layers, numbered 0 to {len(layers) - 1}" if layers else "no Conv2d layer"
+        name = kind.__name__
+        count = f"{len(layers)} {name} layers, numbered 0 to {len(layers) - 1}" if layers else f"no {name} layer"
         raise ValueError(f"{what}: layer {layer!r}: the network has {count}")
     return layers[layer]
 

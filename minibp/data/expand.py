@@ -30,11 +30,11 @@ lines of numpy on ``X.T.reshape(N, side, side)``).
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .._checks import is_integer
 from ..errors import ShapeError
 from ._common import DEFAULT_MAX_BYTES, check_max_bytes, check_size
 
@@ -129,7 +129,7 @@ def _side(rows: int, side: object) -> int:
                 f"stored as columns of shape (side * side, N)"
             )
         return root
-    if isinstance(side, bool) or not isinstance(side, numbers.Integral):
+    if not is_integer(side):
         raise TypeError(f"expand: side must be an integer number of pixels, got {side!r}")
     if side < 1:
         raise ValueError(f"expand: side must be at least 1 pixel, got {side}")
