@@ -73,6 +73,8 @@ def plan_run(
     epochs = check_count("train", "epochs", epochs, 0)
     X, y = unpack(training_data, "train: training_data")
     X = check_inputs(X, "train")
+    if not X.T.flags.c_contiguous:  # taking a mini-batch's columns from another layout copies all of X every time
+        X = np.ascontiguousarray(X.T).T  # so copy it once: each example one contiguous column
     n = X.shape[1]
     n_out = output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
     m = check_mini_batch_size(mini_batch_size, n)

@@ -14,9 +14,11 @@ Data are given as ``(X, y)`` pairs with examples as columns: ``X`` has shape
 (the target of a label $k$ is the unit vector $e_k$, as in the book), or
 target vectors of shape ``(n_out, N)``.
 
-For speed, keep each example contiguous in memory: pass ``X`` as the
-transpose of a row-per-example array (``rows.T``, which is what
-`minibp.data` returns) or as ``np.asfortranarray(X)``.
+Each mini-batch is taken from ``X`` example by example, so `train` wants
+each example contiguous in memory: ``X`` as the transpose of a
+row-per-example array (``rows.T``, which is what `minibp.data` returns) or
+``np.asfortranarray(X)``. Any other ``X`` is copied into that layout once,
+when the run starts (its size in memory again, for the run).
 
 Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
 and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the

@@ -287,3 +287,23 @@ def test_cross_entropy_with_scaled_init_beats_the_quadratic_book_setup_on_real_d
         run(net, data.training, bp.SGD(net.parameters(), eta=eta), cost=cost, epochs=3)
         accuracy[name] = bp.accuracy(net, *data.test)
     assert accuracy["ch3"] > accuracy["book"] + 0.02, accuracy
+
+
+@pytest.mark.parametrize("fused", [False, None])
+def test_an_x_in_any_layout_trains_alike_and_is_copied_once_into_example_columns(fused):
+    """A C-ordered (n_in, N) X trains exactly as its Fortran-ordered copy; the run reads example columns."""
+    from minibp._plan import plan_run
+
+    data = np.random.default_rng(5)
+    X, y = data.random((12, 60)), data.integers(0, 3, 60)
+    results = []
+    every_other = np.asfortranarray(np.repeat(X, 2, axis=1))[:, ::2]  # example columns 2 apart
+    for layout in (np.ascontiguousarray(X), np.asfortranarray(X), every_other):
+        net = bp.mlp([12, 5, 3], rng=1)
+        optimizer = bp.SGD(net.parameters(), eta=0.5)
+        bp.train(net, (layout, y), epochs=2, mini_batch_size=7, optimizer=optimizer, rng=2, fused=fused, verbose=False)
+        results.append([p.data.copy() for p in net.parameters()])
+        run = plan_run(net, (layout, y), optimizer, 1, 7, None, None, 0, None, None, (), (), fused)
+        assert run.x_rows.flags.c_contiguous and np.array_equal(run.X, X)
+    for other in results[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(results[0], other))
