@@ -133,8 +133,8 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
     """`Optimizer.step`: the regularisers, the gradient check, `update` and the guard that can undo it.
 
     Every parameter's ``data`` and every buffer is copied into scratch arrays that live on the optimizer
-    from one step to the next (``np.copyto`` into them: nothing is allocated while the arrays stay the
-    same), with the counters. The gradients are checked first, or, for an ``update`` marked by
+    from one step to the next (copied into: nothing is allocated while the arrays stay the same), with
+    the counters. The gradients are checked first, or, for an ``update`` marked by
     `_spreads_non_finite`, only when the check after the update fails. Each check is one BLAS pass per
     array, $\\sum x \\cdot x$ (NaN or infinite if any entry is, and $\\ge \\max |x|^2$), looking closer
     only if the sum is not below the limit squared.
@@ -148,7 +148,7 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
             _refuse_gradient(optimizer)
         arrays, copies, dtypes = _scratch(optimizer)
         for copy, array in zip(copies, arrays):
-            np.copyto(copy, array)
+            copy[...] = array
         counters = {c: getattr(optimizer, c) for c in optimizer.counters}
         try:
             for r in regularizers:
@@ -160,20 +160,31 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
                 _check_each(optimizer, arrays)
         except BaseException:
             for copy, array in zip(copies, arrays):
-                np.copyto(array, copy)
+                array[...] = copy
             for name, value in counters.items():
                 object.__setattr__(optimizer, name, value)
             raise
 
 
 def _scratch(optimizer: Optimizer) -> tuple[list[NDArray], list[NDArray], tuple[np.dtype, ...]]:
-    """The arrays `Optimizer.update` may change (``data``, then each buffer), their scratch copies, their dtypes."""
-    arrays = [p.data for p in optimizer.parameters] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
+    """The arrays `Optimizer.update` may change (``data``, then each buffer), their scratch copies, their dtypes.
+
+    Made again whenever the parameter list or a buffer list holds other objects than at the last step
+    (a parameter's ``data`` is the same array for the parameter's whole life).
+    """
+    sources = [optimizer.parameters, *[getattr(optimizer, b) for b in optimizer.buffers]]
     cached = optimizer.__dict__.get("_step_copies")
-    if cached is None or len(cached[0]) != len(arrays) or not all(map(operator.is_, cached[0], arrays)):
-        cached = (arrays, [np.empty_like(a) for a in arrays], tuple({a.dtype for a in arrays}))
+    if cached is None or len(cached[0]) != len(sources) or not all(map(_same_items, cached[0], sources)):
+        arrays = [p.data for p in optimizer.parameters] + [a for b in sources[1:] for a in b]
+        dtypes = tuple({a.dtype for a in arrays})
+        cached = ([list(items) for items in sources], arrays, [np.empty_like(a) for a in arrays], dtypes)
         object.__setattr__(optimizer, "_step_copies", cached)  # held with their sources: ids stay unique
-    return cached
+    return cached[1:]
+
+
+def _same_items(a: list, b: list) -> bool:
+    """Whether the lists ``a`` and ``b`` hold the same objects in the same order."""
+    return len(a) == len(b) and all(map(operator.is_, a, b))
 
 
 def _refuse_gradient(optimizer: Optimizer) -> None:
@@ -426,7 +437,7 @@ def step_together(groups: Sequence[tuple[Optimizer, Sequence[Regularizer]]]) -> 
         for optimizer, _ in groups:
             arrays, copies, _ = _scratch(optimizer)
             for copy, array in zip(copies, arrays):
-                np.copyto(copy, array)
+                copy[...] = array
             kept.append((optimizer, arrays, copies, {c: getattr(optimizer, c) for c in optimizer.counters}))
         try:
             for optimizer, regularizers in groups:
@@ -438,7 +449,7 @@ def step_together(groups: Sequence[tuple[Optimizer, Sequence[Regularizer]]]) -> 
         except BaseException:
             for optimizer, arrays, copies, counters in kept:
                 for copy, array in zip(copies, arrays):
-                    np.copyto(array, copy)
+                    array[...] = copy
                 for name, value in counters.items():
                     object.__setattr__(optimizer, name, value)
             raise

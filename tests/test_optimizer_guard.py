@@ -8,7 +8,7 @@ import pytest
 
 import minibp as bp
 from minibp import _checks
-from minibp.optim import Optimizer
+from minibp.optim import Optimizer, _scratch
 
 
 class Sign(Optimizer):
@@ -188,9 +188,13 @@ def test_the_guard_allocates_its_copies_once():
     net = bp.mlp([3, 4, 2], rng=0)
     optimizer = bp.Adam(net.parameters())
     optimizer.step()
-    copies = [id(a) for a in optimizer.__dict__["_step_copies"]]
+    copies = [id(a) for a in _scratch(optimizer)[1]]
     optimizer.step()
-    assert [id(a) for a in optimizer.__dict__["_step_copies"]] == copies
+    assert [id(a) for a in _scratch(optimizer)[1]] == copies
+    optimizer.parameters.append(bp.Parameter(np.zeros(2)))  # a list changed in place: copies for it too
+    optimizer.first_moment.append(np.zeros(2)), optimizer.second_moment.append(np.zeros(2))
+    arrays, grown, _ = _scratch(optimizer)
+    assert len(grown) == len(arrays) == 3 * 5 and arrays[4] is optimizer.parameters[4].data
 
 
 # -- float32 and a learning rate beyond its range: both training paths -------------------------------
