@@ -1,6 +1,7 @@
 """Small argument checks shared by modules, costs, optimizers and the training loop.
 
-Each one names the module or function at fault and the values involved.
+Each one names the module or function at fault and the values involved. `parameters_only` (public in
+`minibp.module`) checks which of a module's two backward methods is in charge.
 Scanning a whole data set for NaN is left to the entry points that see it
 once (`minibp.train.train`, `minibp.train.evaluate`).
 """
@@ -107,6 +108,16 @@ def check_returned(owner: object, i: int, child: object, grad_input: object, sha
             )
         g = g.astype(np.float64)
     return g
+
+
+def copy_checked(target: NDArray, value: object, what: str) -> None:
+    """Copy ``value`` into ``target`` after checking its shape and kind; errors name ``what`` ("Parameter.data")."""
+    value = np.asarray(value)
+    if value.shape != target.shape:
+        raise ShapeError(f"{what} has shape {target.shape}; cannot assign an array of shape {value.shape}")
+    if value.dtype.kind not in "fiub":
+        raise TypeError(f"{what} must be real numbers, got dtype {value.dtype}")
+    np.copyto(target, value, casting="unsafe")
 
 
 def all_finite(x: NDArray) -> bool:
@@ -290,3 +301,32 @@ def check_unit_interval(owner: str, name: str, value: object) -> float:
     if not (0.0 <= number < 1.0):
         raise HyperparameterError(f"{owner}: {name} must be in [0, 1), got {value!r}")
     return number
+
+
+def parameters_only(module: Any, grad_output: NDArray) -> None:
+    r"""Add ``module``'s parameter gradients for ``grad_output`` without computing its input's: what `train` needs.
+
+    Calls ``module.backward_parameters(grad_output)``, which skips $\partial C/\partial x$ where a module
+    knows how (`Dense` and `Conv2d` skip $w^T\delta$, and containers pass the call on to the modules their
+    input goes to: the book's loop stops at layer 2 the same way). A ``backward`` written after that method
+    (by a subclass or a mixin that overrides ``backward`` alone, or as ``module.backward = ...`` on the
+    instance) is never bypassed: then this calls ``module.backward(grad_output)`` and drops its result.
+
+    Args:
+        module: a `minibp.module.Module`, after its ``forward``.
+        grad_output: $\partial C/\partial(\text{output})$, shape ``(n_out, m)``.
+    """
+    own, kind = vars(module), type(module)
+    if "backward_parameters" in own or ("backward" not in own and _verb_follows(kind)):
+        module.backward_parameters(grad_output)
+    else:
+        module.backward(grad_output)
+
+
+def _verb_follows(kind: type) -> bool:
+    """Whether ``kind`` takes ``backward_parameters`` from the class it takes ``backward`` from, or an earlier one."""
+    for c in kind.__mro__:  # the order in which Python looks the methods up
+        own = vars(c)
+        if "backward_parameters" in own or "backward" in own:
+            return "backward_parameters" in own
+    return False

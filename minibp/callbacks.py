@@ -42,7 +42,7 @@ from ._text import as_typed
 from .costs import Cost, QuadraticCost
 from .errors import HyperparameterError, LabelError, ShapeError
 from .layers import Dense, Sigmoid
-from .module import Module, evaluation_mode
+from .module import Module, evaluation_mode, parameters_only
 
 if TYPE_CHECKING:
     from .history import History
@@ -364,7 +364,7 @@ class LearningSpeed(Callback):
                             saturated[k] += int(np.count_nonzero(s * (1 - s) < self.threshold))  # sigma'(z)
                             neurons[k] += s.size
                     # C is the mean over the probe: each chunk's mean cost weighs by its share of examples
-                    net.backward(self.cost.backward() * (x.shape[1] / n))
+                    parameters_only(net, self.cost.backward() * (x.shape[1] / n))
                 speeds = [float(np.linalg.norm(dense.b.grad)) for dense, _ in layers]  # BP3: dC/db = mean delta
         finally:
             for p, grad in zip(params, saved):

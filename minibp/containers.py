@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 
 from ._checks import check_distinct, check_gradient, check_returned
 from .errors import ShapeError
-from .module import Module, saved
+from .module import Module, parameters_only, saved
 
 __all__ = ["Parallel", "Residual"]
 
@@ -99,6 +99,13 @@ class Parallel(Module):
             grad_input = grad_input + grad_branch  # x fans out, so the paths' gradients add up
         return grad_input
 
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        """`backward` without the input's gradient: each branch gets `parameters_only` with its rows."""
+        sizes, x_shape = saved(self, self.sizes), saved(self, self.x_shape)
+        grad_output = check_gradient(self, grad_output, (sum(sizes), x_shape[1]))
+        for branch, piece in zip(self.branches, np.split(grad_output, np.cumsum(sizes)[:-1], axis=0)):
+            parameters_only(branch, piece)
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``("0", first branch)``, ``("1", second branch)``, ..."""
         for i, branch in enumerate(self.branches):
@@ -164,6 +171,10 @@ class Residual(Module):
         grad_f = self.module.backward(grad_output)  # dC/dx along the path through f
         grad_f = check_returned(self, 0, self.module, grad_f, x_shape)
         return grad_output + grad_f  # plus the shortcut's path, whose derivative is the identity
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        """`backward` without the input's gradient: the module gets `parameters_only`; the shortcut has none."""
+        parameters_only(self.module, check_gradient(self, grad_output, saved(self, self.x_shape)))
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Yield ``("0", module)``."""

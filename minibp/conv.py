@@ -184,15 +184,19 @@ class Conv2d(Module):
         Returns:
             $\partial C/\partial a$, shape ``(C·H·W, m)``: $w^T\delta$ folded back onto the image.
         """
-        cols = saved(self, self.cols)
+        self.backward_parameters(grad_output)  # BP3 and BP4
         (c, h, w), (f, h_out, w_out), k = self.in_shape, self.out_shape, self.kernel_size
         m = grad_output.shape[1]
-        delta = np.ascontiguousarray(grad_output, dtype=cols.dtype).reshape(f, -1)  # (F, H'·W'·m)
-        w2 = self.w.data.reshape(f, c * k * k)
+        delta = np.ascontiguousarray(grad_output, dtype=self.w.data.dtype).reshape(f, -1)  # (F, H'·W'·m)
+        grad_cols = (self.w.data.reshape(f, -1).T @ delta).reshape(c, k, k, h_out, w_out, m)  # w^T delta, per window
+        return fold(grad_cols, h, w).reshape(self.n_in, m)
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        r"""Add BP3 and BP4 for $\delta$ = ``grad_output`` ``(F·H'·W', m)``, without $\partial C/\partial a$."""
+        cols = saved(self, self.cols)
+        delta = np.ascontiguousarray(grad_output, dtype=cols.dtype).reshape(self.out_shape[0], -1)  # (F, H'·W'·m)
         self.b.grad += delta.sum(axis=1, keepdims=True)  # BP3: dC/db_f = sum of delta over positions and batch
         self.w.grad += (delta @ cols.T).reshape(self.w.shape)  # BP4: dC/dw = delta cols^T, shared weights summed
-        grad_cols = (w2.T @ delta).reshape(c, k, k, h_out, w_out, m)  # w^T delta, one row per window
-        return fold(grad_cols, h, w).reshape(self.n_in, m)
 
     def workspace(self) -> int:
         """The numbers per example `forward` allocates beside its output: the unfolded input, ``C·k·k·H'·W'``.

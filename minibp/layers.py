@@ -4,7 +4,7 @@ The book's layer $l$ computes $a^l = \sigma(w^l a^{l-1} + b^l)$ (eq. 17). minibp
 splits it in two modules so that each backward pass is one short rule:
 
 * `Sigmoid.backward` multiplies by $\sigma'(z)$ (each activation by its own derivative);
-* `Dense.backward` stores BP3 and BP4 and returns $w^T\delta$.
+* `Dense.backward` stores BP3 and BP4 and returns $w^T\delta$ (``backward_parameters`` stores them alone).
 
 BP1 is then ``sigmoid.backward(cost.backward())`` and BP2 is
 ``sigmoid.backward(dense.backward(delta))``.
@@ -42,16 +42,13 @@ class Dense(Module):
     Args:
         n_in: number of inputs $n_{in}$ (neurons in the previous layer).
         n_out: number of outputs $n_{out}$ (neurons in this layer).
-        init: initialiser name (``"book"``, ``"scaled"``, ``"glorot"``,
-            ``"he"``) or a callable, see `minibp.init`. Default ``"book"``:
-            $w, b \sim \mathcal N(0, 1)$.
-        rng: a `numpy.random.Generator` or an int seed for the initialiser;
-            ``None`` seeds from the operating system.
+        init: initialiser name (``"book"``, ``"scaled"``, ``"glorot"``, ``"he"``) or a callable, see
+            `minibp.init`. Default ``"book"``: $w, b \sim \mathcal N(0, 1)$.
+        rng: a `numpy.random.Generator` or an int seed for the initialiser; ``None`` seeds from the system.
         dtype: ``float64`` (default) or ``float32``; ``layer(x)`` converts inputs to it.
 
     Attributes:
-        w: `Parameter` of shape ``(n_out, n_in)``; ``w.data[j, k]`` is the book's
-            $w_{jk}$, the weight from input $k$ to neuron $j$.
+        w: `Parameter` of shape ``(n_out, n_in)``; ``w.data[j, k]`` is the book's $w_{jk}$, input $k$ to neuron $j$.
         b: `Parameter` of shape ``(n_out, 1)``, broadcast over the ``m`` columns.
     """
 
@@ -89,13 +86,16 @@ class Dense(Module):
             grad_output: $\delta^l = \partial C/\partial z^l$, shape ``(n_out, m)``.
 
         Returns:
-            $\partial C/\partial a^{l-1} = (w^l)^T \delta^l$, shape ``(n_in, m)``:
-            the first half of BP2.
+            $\partial C/\partial a^{l-1} = (w^l)^T \delta^l$, shape ``(n_in, m)``: the first half of BP2.
         """
+        self.backward_parameters(grad_output)  # BP3 and BP4
+        return self.w.data.T @ grad_output  # BP2, first half: (w^l)^T delta^l
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        r"""Add BP3 and BP4 into the gradients for $\delta^l$ = ``grad_output`` ``(n_out, m)``; no $w^T\delta$."""
         x = saved(self, self.x)
         self.b.grad += grad_output.sum(axis=1, keepdims=True)  # BP3: dC/db = delta, summed over the batch
         self.w.grad += grad_output @ x.T  # BP4: dC/dw = delta a^T, summed over the batch
-        return self.w.data.T @ grad_output  # BP2, first half: (w^l)^T delta^l
 
     def __repr__(self) -> str:
         dtype = "" if self.w.data.dtype == np.float64 else f", dtype={self.w.data.dtype}"

@@ -3,9 +3,10 @@ r"""`Parameter` and `Module`: the protocol every layer and container follows.
 A module maps a mini-batch to a mini-batch; examples are **columns**, so an input of shape
 ``(n_in, m)`` holds ``m`` examples, as the book's $a^{l-1}$. ``forward(x)`` computes the output and
 keeps what ``backward`` needs; ``backward(grad_output)`` **adds** into each parameter's ``grad`` and
-returns $\partial C/\partial(\text{input})$, so gradients add up until ``zero_grad()`` sets every
-``grad`` to zero, in place. Every attribute holding a `Parameter` is a parameter, every attribute holding
-a `Module` (or a list of them) a child: nothing needs registering. Updating parameters is an optimizer's job.
+returns $\partial C/\partial(\text{input})$ (`parameters_only` skips that where nobody needs it, as in
+`train`), so gradients add up until ``zero_grad()`` sets every ``grad`` to zero, in place. Every attribute
+holding a `Parameter` is a parameter, every attribute holding a `Module` (or a list of them) a child:
+nothing needs registering. Updating parameters is an optimizer's job.
 
 **Checks at the edges.** ``module(x)`` checks the batch once (`Module.__call__`) and containers check
 each gradient a child is given or returns, naming the child: ``forward`` and ``backward`` hold only the
@@ -21,26 +22,24 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from ._checks import T, as_batch, first_dtype
+from ._checks import T, as_batch, copy_checked, first_dtype, parameters_only
 from .errors import ShapeError
 
-__all__ = ["Parameter", "Module", "evaluation_mode", "saved"]
+__all__ = ["Parameter", "Module", "evaluation_mode", "parameters_only", "saved"]
 
 
 class Parameter:
     """A trainable array and the gradient of the cost with respect to it.
 
-    ``data`` and ``grad`` are plain arrays that stay the same objects for the
-    parameter's whole life: assigning to either copies the values in (after
-    checking the shape), so a reference taken earlier stays valid.
+    ``data`` and ``grad`` are plain arrays that stay the same objects for the parameter's whole life:
+    assigning to either copies the values in (after checking the shape), so a reference taken earlier stays valid.
 
     Args:
         data: the initial values, a float32 or float64 array (copied).
 
     Attributes:
         data: the values; an optimizer updates them in place.
-        grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype, zero
-            at first; modules add into it, ``zero_grad()`` sets it to zero, in place.
+        grad: $\\partial C/\\partial(\\text{data})$, same shape and dtype, zero at first; modules add into it.
     """
 
     __slots__ = ("_data", "_grad")
@@ -59,7 +58,8 @@ class Parameter:
 
     @data.setter
     def data(self, value: NDArray) -> None:
-        _copy_into(self._data, value, "data")
+        if value is not self._data:  # p.data -= ... has already done the work in place
+            copy_checked(self._data, value, "Parameter.data")
 
     @property
     def grad(self) -> NDArray:
@@ -68,7 +68,8 @@ class Parameter:
 
     @grad.setter
     def grad(self, value: NDArray) -> None:
-        _copy_into(self._grad, value, "grad")
+        if value is not self._grad:  # p.grad += ... has already done the work in place
+            copy_checked(self._grad, value, "Parameter.grad")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -83,24 +84,11 @@ class Parameter:
         return f"Parameter(shape={self._data.shape}, dtype={self._data.dtype})"
 
 
-def _copy_into(target: NDArray, value: object, what: str) -> None:
-    """Copy ``value`` into ``target`` after checking its shape and kind (``p.data -= ...`` lands here too)."""
-    if value is target:
-        return  # an in-place operator such as p.data -= eta * p.grad has already done the work
-    value = np.asarray(value)
-    if value.shape != target.shape:
-        raise ShapeError(f"Parameter.{what} has shape {target.shape}; cannot assign an array of shape {value.shape}")
-    if value.dtype.kind not in "fiub":
-        raise TypeError(f"Parameter.{what} must be real numbers, got dtype {value.dtype}")
-    np.copyto(target, value, casting="unsafe")
-
-
 class Module:
     """Base class of every layer, activation and container: subclasses implement ``forward`` and ``backward``.
 
     Attributes:
-        training: ``True`` (the default) or ``False`` after ``eval()``; read by
-            modules that behave differently while training, such as dropout.
+        training: ``True`` (the default) or ``False`` after ``eval()``; read by modules such as dropout.
     """
 
     training: bool = True
@@ -112,6 +100,10 @@ class Module:
     def backward(self, grad_output: NDArray) -> NDArray:
         r"""Add into each ``grad``; return $\partial C/\partial x$ ``(n_in, m)`` from ``grad_output`` ``(n_out, m)``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        r"""Add into each ``grad`` what `backward` adds, without $\partial C/\partial x$: here, by calling it."""
+        self.backward(grad_output)
 
     def __call__(self, x: NDArray) -> NDArray:
         """Return ``forward(x)``, ``x`` checked: a real ``(n, m)`` batch, ``m >= 1`` (a `ShapeError` or `TypeError`
@@ -146,11 +138,8 @@ class Module:
                 stack.extend(reversed(list(module.children())))
 
     def named_parameters(self, prefix: str = "", remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
-        """Yield ``(name, parameter)`` for this module and its children (``"w"``, ``"0.w"``, ...).
-
-        A parameter held in two places (tied weights) comes once, under its first name, unless
-        ``remove_duplicate=False``.
-        """
+        """Yield ``(name, parameter)`` for this module and its children (``"w"``, ``"0.w"``, ...): a parameter
+        held in two places (tied weights) once, under its first name, unless ``remove_duplicate=False``."""
         own = [(prefix + name, p) for name, p in vars(self).items() if isinstance(p, Parameter)]
         below = (
             pair for name, child in self.named_children() for pair in child.named_parameters(f"{prefix}{name}.", False)

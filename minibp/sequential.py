@@ -17,7 +17,7 @@ from numpy.typing import DTypeLike, NDArray
 from ._checks import as_generator, check_distinct, check_gradient, check_returned
 from .init import Initializer
 from .layers import Dense, Sigmoid
-from .module import Module, saved
+from .module import Module, parameters_only, saved
 
 __all__ = ["Sequential", "mlp"]
 
@@ -44,14 +44,22 @@ class Sequential(Module):
         for module in self.layers:
             shapes.append(x.shape if isinstance(x, np.ndarray) else np.shape(x))
             x = module(x)  # checks x for the module: a 2-D real batch, its n_in, its dtype
-        self.shapes = [*shapes, np.shape(x)]
+        self.shapes = [*shapes, x.shape if isinstance(x, np.ndarray) else np.shape(x)]
         return x
 
     def backward(self, grad_output: NDArray) -> NDArray:
         """Back-propagate ``grad_output`` ``(n_out, m)`` last to first (BP1 and BP2 fall out); return ``(n_in, m)``."""
+        return self._back_to(0, grad_output)
+
+    def backward_parameters(self, grad_output: NDArray) -> None:
+        """`backward` without the input's gradient: the first module gets `parameters_only`."""
+        parameters_only(self.layers[0], self._back_to(1, grad_output))
+
+    def _back_to(self, first: int, grad_output: NDArray) -> NDArray:
+        """Back-propagate through modules last to ``first``; return what module ``first`` returned."""
         shapes = saved(self, self.shapes)
         grad_output = check_gradient(self, grad_output, shapes[-1])
-        for i, module in reversed(list(enumerate(self.layers))):
+        for i, module in reversed(list(enumerate(self.layers))[first:]):
             grad_output = check_returned(self, i, module, module.backward(grad_output), shapes[i])
         return grad_output
 

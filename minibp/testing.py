@@ -17,6 +17,7 @@ float64, in this order:
 | backward output | ``backward`` returns ``(n_in, m)``; each ``grad`` keeps its parameter's shape |
 | inputs not mutated | ``x``, ``grad_output`` and the parameters are unchanged by forward and backward |
 | backward adds into grad | a second backward without ``zero_grad`` doubles every ``grad`` (``+=``, not ``=``) |
+| backward_parameters | `parameters_only` (what `train` calls) adds the same ``grad`` as ``backward`` |
 | backward repeatable | after ``zero_grad``, the same forward and backward give the same results |
 | backward linear | $b(\alpha g_1 + \beta g_2) = \alpha b(g_1) + \beta b(g_2)$ for input and parameter gradients |
 | zero upstream gradient | ``backward(0)`` gives zero gradients everywhere |
@@ -28,8 +29,8 @@ float64, in this order:
 The registration check also asks ``parameters()`` and ``named_parameters()``
 for the same objects on every call. The next two checks produce the reference
 output and gradients the others compare with: if either fails, the rest are
-not run. The "adds into grad" and "optimizer step" checks need parameters and
-are skipped for a module without any.
+not run. The "adds into grad", "backward_parameters" and "optimizer step"
+checks need parameters and are skipped for a module without any.
 
 Agreement is measured as the norm-relative difference
 $\|a - b\| / \max(\|a\|, \|b\|)$ and must stay within ``roundoff``
@@ -71,7 +72,7 @@ from numpy.typing import NDArray
 
 from ._checks import T, as_generator, check_network
 from .gradcheck import gradcheck
-from .module import Module, Parameter
+from .module import Module, Parameter, parameters_only
 from .optim import SGD
 
 __all__ = ["ContractReport", "check_module"]
@@ -349,6 +350,20 @@ def _check_accumulates(ctx: _Context) -> None:
             )
 
 
+def _check_parameters_only(ctx: _Context) -> None:
+    """`parameters_only` (what `train` calls: ``backward_parameters`` or ``backward``) adds what ``backward`` adds."""
+    ctx.module.zero_grad()
+    ctx.replay.forward(ctx.x.copy())
+    parameters_only(ctx.module, ctx.g1.copy())
+    for name, p in ctx.named:
+        err = _relative(p.grad, ctx.grads[name])
+        if not err <= ctx.roundoff:
+            raise _Failure(
+                f"parameter {name!r}: backward_parameters leaves a grad {err:.2e} (relative) away from backward's; "
+                "it must add the same gradients, without the input's"
+            )
+
+
 def _check_repeatable(ctx: _Context) -> None:
     """After ``zero_grad``, the same forward and backward give the reference results again."""
     _, gi, gr = ctx.run(ctx.x.copy(), ctx.g1.copy())
@@ -608,6 +623,7 @@ _CHECKS = (
     _Check("backward output", _check_backward_output, essential=True),
     _Check("inputs not mutated", _check_not_mutated),
     _Check("backward adds into grad", _check_accumulates, needs_parameters=True),
+    _Check("backward_parameters adds what backward adds", _check_parameters_only, needs_parameters=True),
     _Check("backward repeatable", _check_repeatable),
     _Check("backward linear in grad_output", _check_linear),
     _Check("zero grad_output gives zero gradients", _check_zero_upstream),

@@ -1,31 +1,29 @@
 r"""The training loop and evaluation; each epoch is recorded in a `History` (`minibp.history`).
 
-`train` is the book's ``Network.SGD`` with the pieces pulled apart: the
-network (a `Module`), the cost and the optimizer are arguments. Each epoch it
-shuffles the training examples with the given generator, cuts them into
-mini-batches of ``mini_batch_size`` and for each mini-batch runs
+`train` is the book's ``Network.SGD`` with the pieces pulled apart: the network (a `Module`), the
+cost and the optimizer are arguments. Each epoch it shuffles the training examples with the given
+generator, cuts them into mini-batches of ``mini_batch_size`` and for each mini-batch runs
 
 ```
-a = net(x); cost(a, y); optimizer.zero_grad(); net.backward(cost.backward()); optimizer.step()
+a = net(x); cost(a, y); optimizer.zero_grad(); net.backward_parameters(cost.backward()); optimizer.step()
 ```
 
-Data are given as ``(X, y)`` pairs with examples as columns: ``X`` has shape
-``(n_in, N)``. ``y`` is either class labels, integers of shape ``(N,)``
-(the target of a label $k$ is the unit vector $e_k$, as in the book), or
-target vectors of shape ``(n_out, N)``.
+(``backward`` without the data's gradient, which nobody needs: see `minibp.module.parameters_only`.)
 
-Each mini-batch is taken from ``X`` example by example, so `train` wants
-each example contiguous in memory: ``X`` as the transpose of a
-row-per-example array (``rows.T``, which is what `minibp.data` returns) or
-``np.asfortranarray(X)``. Any other ``X`` is copied into that layout once,
-when the run starts (its size in memory again, for the run).
+Data are given as ``(X, y)`` pairs with examples as columns: ``X`` has shape ``(n_in, N)``. ``y`` is
+either class labels, integers of shape ``(N,)`` (the target of a label $k$ is the unit vector $e_k$,
+as in the book), or target vectors of shape ``(n_out, N)``.
 
-Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule``
-and ``callbacks`` (see `minibp.callbacks`: the book's "halve $\eta$ when the
-validation accuracy stalls" and early stopping are ready-made), and
-``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or decoupled
-weight decay). Its `History` holds network2's four monitors. ``optimizer`` may
-be a list, one optimizer per group of parameters (one learning rate per layer).
+Each mini-batch is taken from ``X`` example by example, so `train` wants each example contiguous in
+memory: ``X`` as the transpose of a row-per-example array (``rows.T``, which is what `minibp.data`
+returns) or ``np.asfortranarray(X)``. Any other ``X`` is copied into that layout once, when the run
+starts (its size in memory again, for the run).
+
+Beyond the book's chapter 1 loop, `train` takes a learning-rate ``schedule`` and ``callbacks`` (see
+`minibp.callbacks`: the book's "halve $\eta$ when the validation accuracy stalls" and early stopping
+are ready-made), and ``regularization`` (`minibp.regularization`: L2 or L1 as in chapter 3, or
+decoupled weight decay). Its `History` holds network2's four monitors. ``optimizer`` may be a list,
+one optimizer per group of parameters (one learning rate per layer).
 """
 
 from __future__ import annotations
@@ -49,7 +47,7 @@ from .data.pairs import check_inputs, output_size
 from .data.targets import classes, target_rows
 from .errors import DivergedError, NonFiniteError
 from .history import History
-from .module import Module, evaluation_mode
+from .module import Module, evaluation_mode, parameters_only
 from .optim import Optimizer
 from .regularization import L1, L2, Regularizer
 
@@ -382,7 +380,7 @@ def _run_epoch(j: int, net: Module, optimizer: Optimizer | OptimizerGroups, run:
         if not math.isfinite(c):
             raise DivergedError.at(j, k, f"the cost is {c}", getattr(optimizer, "eta", "?"))
         optimizer.zero_grad()
-        net.backward(cost.backward())
+        parameters_only(net, cost.backward())  # net.backward without the data's gradient
         try:
             optimizer.step(regularizers=regularizers) if regularizers else optimizer.step()  # a wrapped step too
         except NonFiniteError as err:

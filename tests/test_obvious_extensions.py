@@ -121,7 +121,7 @@ def test_the_layer_holding_w_data_passes_the_contract():
     net = held_copy(bp.mlp([4, 5, 3], rng=0))
     for module in (layer, net):
         report = check_module(module, (4, 5), rng=0)
-        assert len(report.results) == 12 and set(report.results.values()) == {"ok"}
+        assert len(report.results) == 13 and set(report.results.values()) == {"ok"}
         assert report.results["optimizer step moves the output as the gradient predicts"] == "ok"
         assert not report.notes
     assert layer.W is layer.w.data and layer.B is layer.b.data  # the kit restored the values, in place

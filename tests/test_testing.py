@@ -22,6 +22,7 @@ CHECKS = [
     "backward output",
     "inputs not mutated",
     "backward adds into grad",
+    "backward_parameters adds what backward adds",
     "backward repeatable",
     "backward linear in grad_output",
     "zero grad_output gives zero gradients",
@@ -30,7 +31,11 @@ CHECKS = [
     "gradient check (float64)",
     "optimizer step moves the output as the gradient predicts",
 ]
-NEEDS_PARAMETERS = {"backward adds into grad", "optimizer step moves the output as the gradient predicts"}
+NEEDS_PARAMETERS = {
+    "backward adds into grad",
+    "backward_parameters adds what backward adds",
+    "optimizer step moves the output as the gradient predicts",
+}
 STEP = "optimizer step moves the output as the gradient predicts"
 
 
