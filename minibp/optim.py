@@ -154,8 +154,8 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
             for r in regularizers:
                 r.before_update(getattr(optimizer, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
             optimizer.update()
-            bound = min([limit(dtype) for dtype in dtypes])  # Python floats: bound * bound is inf for float64
-            if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:
+            bound = min(map(limit, dtypes))  # Python floats: bound * bound is inf for float64
+            if not math.fsum(map(np.vdot, arrays, arrays)) < bound * bound:
                 _refuse_gradient(optimizer)  # a non-finite gradient is named first
                 _check_each(optimizer, arrays)
         except BaseException:
