@@ -155,7 +155,7 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
                 r.before_update(getattr(optimizer, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
             optimizer.update()
             bound = min(map(limit, dtypes))  # Python floats: bound * bound is inf for float64
-            if not math.fsum(map(np.vdot, arrays, arrays)) < bound * bound:
+            if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:  # a sum past 1e308 is inf
                 _refuse_gradient(optimizer)  # a non-finite gradient is named first
                 _check_each(optimizer, arrays)
         except BaseException:

@@ -259,3 +259,12 @@ def test_both_paths_refuse_the_same_step_at_the_shared_limit(monkeypatch):
     assert (e1, k1) == (e2, k2) and e1 > 0  # a step many steps in, not the first one
     for a, b in zip(p1, p2):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_large_finite_parameters_whose_squares_sum_past_the_float_range_still_step():
+    """Two parameters of 1e154 are far inside the limit, though their squares add up to 2e308 (inf)."""
+    a, b = bp.Parameter(np.full((1, 1), 1e154)), bp.Parameter(np.full((1, 1), -1e154))
+    optimizer = bp.SGD([a, b], eta=1.0)
+    a.grad[...] = 1e140
+    optimizer.step()
+    assert a.data[0, 0] == 1e154 - 1e140 and b.data[0, 0] == -1e154
