@@ -187,6 +187,24 @@ def test_assigning_instead_of_adding_is_reported():
     assert "gradient check (float64): ok" in message  # a single backward is right: only accumulation is wrong
 
 
+class ForgetsBP4(bp.Dense):
+    """A right ``backward`` of its own beside a ``backward_parameters`` that adds BP3 and forgets BP4."""
+
+    def backward(self, grad_output):
+        self.b.grad += grad_output.sum(axis=1, keepdims=True)
+        self.w.grad += grad_output @ self.x.T
+        return self.w.data.T @ grad_output
+
+    def backward_parameters(self, grad_output):
+        self.b.grad += grad_output.sum(axis=1, keepdims=True)
+
+
+def test_a_backward_parameters_that_adds_less_than_backward_is_reported():
+    message = failure(ForgetsBP4(4, 3, rng=0))
+    assert "backward_parameters adds what backward adds: parameter 'w': backward_parameters leaves a grad" in message
+    assert "gradient check (float64): ok" in message  # backward itself is right
+
+
 def test_non_repeatable_backward_is_reported():
     message = failure(NotRepeatable())
     assert "backward repeatable: grad_input of a second identical backward: relative difference" in message
