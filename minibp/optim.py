@@ -132,12 +132,12 @@ def _spreads_non_finite(update: F) -> F:
 def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -> None:
     """`Optimizer.step`: the regularisers, the gradient check, `update` and the guard that can undo it.
 
-    Every parameter's ``data`` and every buffer is copied into scratch arrays that live on the optimizer
-    from one step to the next (copied into: nothing is allocated while the arrays stay the same), with
-    the counters. The gradients are checked first, or, for an ``update`` marked by
-    `_spreads_non_finite`, only when the check after the update fails. Each check is one BLAS pass per
-    array, $\\sum x \\cdot x$ (NaN or infinite if any entry is, and $\\ge \\max |x|^2$), looking closer
-    only if the sum is not below the limit squared.
+    Before the update, `_keep` copies every parameter's ``data`` and every buffer into scratch arrays that
+    live on the optimizer from one step to the next (nothing is allocated while the arrays stay the same),
+    with the buffer lists and the counters. The gradients are checked first, or, for an ``update`` marked
+    by `_spreads_non_finite`, only when the check after the update fails. The check after it reads the
+    arrays as the update left them, one BLAS pass per array, $\\sum x \\cdot x$ (NaN or infinite if any
+    entry is, and $\\ge \\max |x|^2$), looking closer only if the sum is not below the limit squared.
     """
     params = optimizer.parameters
     with np.errstate(all="ignore"):
@@ -146,45 +146,55 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
         spreads = getattr(optimizer.update, "spreads_non_finite", False)  # see _spreads_non_finite
         if not (spreads or math.isfinite(sum([float(np.vdot(p.grad, p.grad)) for p in params]))):
             _refuse_gradient(optimizer)
-        arrays, copies, dtypes = _scratch(optimizer)
-        for copy, array in zip(copies, arrays):
-            copy[...] = array
-        counters = {c: getattr(optimizer, c) for c in optimizer.counters}
+        kept = _keep(optimizer)
         try:
             for r in regularizers:
                 r.before_update(getattr(optimizer, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
             optimizer.update()
-            bound = min(map(limit, dtypes))  # Python floats: bound * bound is inf for float64
+            arrays = _arrays(optimizer)  # as the update left them: it may have put new arrays in a buffer list
+            bound = min(map(limit, {a.dtype for a in arrays}))  # Python floats: bound * bound is inf for float64
             if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:  # a sum past 1e308 is inf
                 _refuse_gradient(optimizer)  # a non-finite gradient is named first
                 _check_each(optimizer, arrays)
         except BaseException:
-            for copy, array in zip(copies, arrays):
-                array[...] = copy
-            for name, value in counters.items():
-                object.__setattr__(optimizer, name, value)
+            _restore(optimizer, kept)
             raise
 
 
-def _scratch(optimizer: Optimizer) -> tuple[list[NDArray], list[NDArray], tuple[np.dtype, ...]]:
-    """The arrays `Optimizer.update` may change (``data``, then each buffer), their scratch copies, their dtypes.
+def _arrays(optimizer: Optimizer) -> list[NDArray]:
+    """The arrays `Optimizer.update` may change: each parameter's ``data``, then each buffer's arrays."""
+    return [p.data for p in optimizer.parameters] + [a for b in optimizer.buffers for a in getattr(optimizer, b)]
 
-    Made again whenever the parameter list or a buffer list holds other objects than at the last step
-    (a parameter's ``data`` is the same array for the parameter's whole life).
+
+def _keep(optimizer: Optimizer) -> tuple:
+    """Copy what `_restore` puts back: the `_arrays` (into the scratch copies), the buffer lists, the counters.
+
+    The scratch copies are made again whenever `_arrays` holds other objects than at the last step.
     """
-    sources = [optimizer.parameters, *[getattr(optimizer, b) for b in optimizer.buffers]]
+    arrays = _arrays(optimizer)
     cached = optimizer.__dict__.get("_step_copies")
-    if cached is None or len(cached[0]) != len(sources) or not all(map(_same_items, cached[0], sources)):
-        arrays = [p.data for p in optimizer.parameters] + [a for b in sources[1:] for a in b]
-        dtypes = tuple({a.dtype for a in arrays})
-        cached = ([list(items) for items in sources], arrays, [np.empty_like(a) for a in arrays], dtypes)
+    if cached is None or len(cached[0]) != len(arrays) or not all(map(operator.is_, cached[0], arrays)):
+        cached = (arrays, [np.empty_like(a) for a in arrays])
         object.__setattr__(optimizer, "_step_copies", cached)  # held with their sources: ids stay unique
-    return cached[1:]
+    for copy, array in zip(cached[1], arrays):
+        copy[...] = array
+    lists = [(b, getattr(optimizer, b), list(getattr(optimizer, b))) for b in optimizer.buffers]
+    return arrays, cached[1], lists, {c: getattr(optimizer, c) for c in optimizer.counters}
 
 
-def _same_items(a: list, b: list) -> bool:
-    """Whether the lists ``a`` and ``b`` hold the same objects in the same order."""
-    return len(a) == len(b) and all(map(operator.is_, a, b))
+def _restore(optimizer: Optimizer, kept: tuple) -> None:
+    """Put back everything `_keep` kept: values, the arrays in the parameters and the buffer lists, counters."""
+    arrays, copies, lists, counters = kept
+    for copy, array in zip(copies, arrays):
+        array[...] = copy
+    for p, array in zip(optimizer.parameters, arrays):
+        if p.data is not array:  # only a Parameter subclass moves its array
+            p.data = array
+    for name, items, held in lists:
+        object.__setattr__(optimizer, name, items)
+        items[:] = held
+    for name, value in counters.items():
+        object.__setattr__(optimizer, name, value)
 
 
 def _refuse_gradient(optimizer: Optimizer) -> None:
@@ -433,23 +443,15 @@ def step_together(groups: Sequence[tuple[Optimizer, Sequence[Regularizer]]]) -> 
                 r.add_gradient()
         for optimizer, _ in groups:  # every gradient is checked before anything changes
             _refuse_gradient(optimizer)
-        kept = []
-        for optimizer, _ in groups:
-            arrays, copies, _ = _scratch(optimizer)
-            for copy, array in zip(copies, arrays):
-                copy[...] = array
-            kept.append((optimizer, arrays, copies, {c: getattr(optimizer, c) for c in optimizer.counters}))
+        kept = [(optimizer, _keep(optimizer)) for optimizer, _ in groups]
         try:
             for optimizer, regularizers in groups:
                 for r in regularizers:
                     r.before_update(getattr(optimizer, "eta", 0.0))
                 optimizer.update()
-            for optimizer, arrays, _, _ in kept:
-                _check_each(optimizer, arrays)
+            for optimizer, _ in groups:
+                _check_each(optimizer, _arrays(optimizer))
         except BaseException:
-            for optimizer, arrays, copies, counters in kept:
-                for copy, array in zip(copies, arrays):
-                    array[...] = copy
-                for name, value in counters.items():
-                    object.__setattr__(optimizer, name, value)
+            for optimizer, state in kept:
+                _restore(optimizer, state)
             raise

@@ -8,7 +8,7 @@ import pytest
 
 import minibp as bp
 from minibp import _checks
-from minibp.optim import Optimizer, _scratch
+from minibp.optim import Optimizer, _keep
 
 
 class Sign(Optimizer):
@@ -188,13 +188,80 @@ def test_the_guard_allocates_its_copies_once():
     net = bp.mlp([3, 4, 2], rng=0)
     optimizer = bp.Adam(net.parameters())
     optimizer.step()
-    copies = [id(a) for a in _scratch(optimizer)[1]]
+    copies = [id(a) for a in _keep(optimizer)[1]]
     optimizer.step()
-    assert [id(a) for a in _scratch(optimizer)[1]] == copies
+    assert [id(a) for a in _keep(optimizer)[1]] == copies
     optimizer.parameters.append(bp.Parameter(np.zeros(2)))  # a list changed in place: copies for it too
     optimizer.first_moment.append(np.zeros(2)), optimizer.second_moment.append(np.zeros(2))
-    arrays, grown, _ = _scratch(optimizer)
+    arrays, grown, _, _ = _keep(optimizer)
     assert len(grown) == len(arrays) == 3 * 5 and arrays[4] is optimizer.parameters[4].data
+
+
+class MovingParameter(bp.Parameter):
+    """A parameter whose setter replaces its array (``p.data -= ...`` then leaves a new array in it)."""
+
+    __slots__ = ()
+
+    @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = np.array(value)
+
+
+def test_a_parameter_whose_array_moves_is_checked_and_put_back():
+    p = MovingParameter(np.ones((2, 2)))
+    optimizer = bp.SGD([p], eta=1.0)
+    p.grad[...] = 0.5
+    optimizer.step()  # a good step first: the scratch copies are made for the array p held then
+    before = p.data.copy()
+    p.grad[...] = 1e308
+    with pytest.raises(bp.NonFiniteError, match="parameter 0"):
+        optimizer.step()
+    np.testing.assert_array_equal(p.data, before)
+
+
+class Rebinding(Optimizer):
+    """Momentum written the other way: ``update`` puts new arrays in its buffer list, or a new list."""
+
+    hyperparameters = {"eta": _checks.check_positive}
+    buffers = ("velocity",)
+
+    def __init__(self, parameters, eta, new_list=False):
+        super().__init__(parameters)
+        self.eta, self.new_list = eta, new_list
+        self.velocity = [np.zeros_like(p.data) for p in self.parameters]
+
+    def update(self):
+        velocity = [0.9 * v - self.eta * p.grad for p, v in zip(self.parameters, self.velocity)]
+        if self.new_list:
+            self.velocity = velocity
+        else:
+            self.velocity[:] = velocity
+        for p, v in zip(self.parameters, self.velocity):
+            p.data += v
+
+
+@pytest.mark.parametrize("new_list", [False, True])
+def test_buffers_an_update_replaces_are_checked_and_put_back(new_list):
+    net = bp.mlp([3, 2], rng=0)
+    optimizer = Rebinding(net.parameters(), eta=0.1, new_list=new_list)
+    for p in net.parameters():
+        p.grad[...] = 1.0
+    optimizer.step()
+    velocity, arrays = optimizer.velocity, list(optimizer.velocity)
+    values, data = [v.copy() for v in velocity], [p.data.copy() for p in net.parameters()]
+    net[0].b.grad[...] = 1e308  # finite: the update itself takes one buffer and one parameter past the range
+    optimizer.eta = 10.0
+    with pytest.raises(bp.NonFiniteError, match="would overflow"):
+        optimizer.step()
+    assert optimizer.velocity is velocity and all(map(lambda a, b: a is b, optimizer.velocity, arrays))
+    for v, kept in zip(optimizer.velocity, values):
+        np.testing.assert_array_equal(v, kept)
+    for p, kept in zip(net.parameters(), data):
+        np.testing.assert_array_equal(p.data, kept)
 
 
 # -- float32 and a learning rate beyond its range: both training paths -------------------------------
