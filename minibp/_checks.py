@@ -308,25 +308,27 @@ def parameters_only(module: Any, grad_output: NDArray) -> None:
 
     Calls ``module.backward_parameters(grad_output)``, which skips $\partial C/\partial x$ where a module
     knows how (`Dense` and `Conv2d` skip $w^T\delta$, and containers pass the call on to the modules their
-    input goes to: the book's loop stops at layer 2 the same way). A ``backward`` written after that method
-    (by a subclass or a mixin that overrides ``backward`` alone, or as ``module.backward = ...`` on the
-    instance) is never bypassed: then this calls ``module.backward(grad_output)`` and drops its result.
+    input goes to: the book's loop stops at layer 2 the same way). A ``backward`` written without its
+    ``backward_parameters`` (by a subclass or a mixin that overrides ``backward`` alone, or as
+    ``module.backward = ...`` on the instance) is never bypassed: then this calls
+    ``module.backward(grad_output)`` and drops its result. (Replacing ``Dense.backward`` on the class
+    itself leaves ``Dense.backward_parameters`` as it was: replace both, or write a subclass.)
 
     Args:
         module: a `minibp.module.Module`, after its ``forward``.
         grad_output: $\partial C/\partial(\text{output})$, shape ``(n_out, m)``.
     """
-    own, kind = vars(module), type(module)
-    if "backward_parameters" in own or ("backward" not in own and _verb_follows(kind)):
+    own = vars(module)
+    if "backward_parameters" in own or ("backward" not in own and _pairs_written(type(module))):
         module.backward_parameters(grad_output)
     else:
         module.backward(grad_output)
 
 
-def _verb_follows(kind: type) -> bool:
-    """Whether ``kind`` takes ``backward_parameters`` from the class it takes ``backward`` from, or an earlier one."""
-    for c in kind.__mro__:  # the order in which Python looks the methods up
-        own = vars(c)
-        if "backward_parameters" in own or "backward" in own:
-            return "backward_parameters" in own
-    return False
+def _pairs_written(kind: type) -> bool:
+    """Whether every class of ``kind`` (and its bases) that writes ``backward`` writes ``backward_parameters`` too.
+
+    Then no ``backward`` can be reached that its class's ``backward_parameters`` would leave out, whatever
+    the methods pass on with ``super()``.
+    """
+    return all("backward_parameters" in vars(c) for c in kind.__mro__ if "backward" in vars(c))

@@ -73,8 +73,6 @@ def plan_run(
     epochs = check_count("train", "epochs", epochs, 0)
     X, y = unpack(training_data, "train: training_data")
     X = check_inputs(X, "train")
-    if not X.T.flags.c_contiguous:  # taking a mini-batch's columns from another layout copies all of X every time
-        X = np.ascontiguousarray(X.T).T  # so copy it once: each example one contiguous column
     n = X.shape[1]
     n_out = output_size(net, X, "train")  # before the mini-batch size: data passed as rows get the X.T hint
     m = check_mini_batch_size(mini_batch_size, n)
@@ -113,6 +111,8 @@ def plan_run(
     if fused and fused_epoch is None:
         raise ValueError(f"train(fused=True): the fused path does not accept this run: {reason}")
     x_bound = max(float(X.max()), -float(X.min())) if fused_epoch is not None else 0.0  # max |x|, no temporary
+    if not X.T.flags.c_contiguous:  # taking a mini-batch's columns from another layout copies all of X every time
+        X = np.ascontiguousarray(X.T).T  # so copy it once, after every check: each example one contiguous column
     return Plan(
         cost, epochs, X, rows, m, evaluation, regularizers, callbacks, rng, fused_epoch, reason, x_bound, blas_threads,
         fused,

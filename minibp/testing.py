@@ -17,7 +17,7 @@ float64, in this order:
 | backward output | ``backward`` returns ``(n_in, m)``; each ``grad`` keeps its parameter's shape |
 | inputs not mutated | ``x``, ``grad_output`` and the parameters are unchanged by forward and backward |
 | backward adds into grad | a second backward without ``zero_grad`` doubles every ``grad`` (``+=``, not ``=``) |
-| backward_parameters | `parameters_only` (what `train` calls) adds the same ``grad`` as ``backward`` |
+| backward_parameters | `parameters_only` (what `train` calls) adds the same ``grad`` as ``backward``, and adds up |
 | backward repeatable | after ``zero_grad``, the same forward and backward give the same results |
 | backward linear | $b(\alpha g_1 + \beta g_2) = \alpha b(g_1) + \beta b(g_2)$ for input and parameter gradients |
 | zero upstream gradient | ``backward(0)`` gives zero gradients everywhere |
@@ -351,16 +351,21 @@ def _check_accumulates(ctx: _Context) -> None:
 
 
 def _check_parameters_only(ctx: _Context) -> None:
-    """`parameters_only` (what `train` calls: ``backward_parameters`` or ``backward``) adds what ``backward`` adds."""
+    """Two `parameters_only` calls (what `train` calls: ``backward_parameters`` or ``backward``) without
+    ``zero_grad`` add twice what one ``backward`` adds, and leave ``grad_output`` alone."""
     ctx.module.zero_grad()
-    ctx.replay.forward(ctx.x.copy())
-    parameters_only(ctx.module, ctx.g1.copy())
+    g = ctx.g1.copy()
+    for _ in range(2):
+        ctx.replay.forward(ctx.x.copy())
+        parameters_only(ctx.module, g)
+    if not np.array_equal(g, ctx.g1):
+        raise _Failure("backward_parameters changed its grad_output")
     for name, p in ctx.named:
-        err = _relative(p.grad, ctx.grads[name])
+        err = _relative(p.grad, 2 * ctx.grads[name])
         if not err <= ctx.roundoff:
             raise _Failure(
-                f"parameter {name!r}: backward_parameters leaves a grad {err:.2e} (relative) away from backward's; "
-                "it must add the same gradients, without the input's"
+                f"parameter {name!r}: two backward_parameters calls leave a grad {err:.2e} (relative) away from "
+                "twice one backward's; it must add (+=) the same gradients, without the input's"
             )
 
 

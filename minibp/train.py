@@ -5,10 +5,10 @@ cost and the optimizer are arguments. Each epoch it shuffles the training exampl
 generator, cuts them into mini-batches of ``mini_batch_size`` and for each mini-batch runs
 
 ```
-a = net(x); cost(a, y); optimizer.zero_grad(); net.backward_parameters(cost.backward()); optimizer.step()
+a = net(x); cost(a, y); optimizer.zero_grad(); parameters_only(net, cost.backward()); optimizer.step()
 ```
 
-(``backward`` without the data's gradient, which nobody needs: see `minibp.module.parameters_only`.)
+(``net.backward`` without the data's gradient, which nobody needs: see `minibp.module.parameters_only`.)
 
 Data are given as ``(X, y)`` pairs with examples as columns: ``X`` has shape ``(n_in, N)``. ``y`` is
 either class labels, integers of shape ``(N,)`` (the target of a label $k$ is the unit vector $e_k$,

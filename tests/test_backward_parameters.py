@@ -24,13 +24,17 @@ def _grads(net, x, g, verb):
 
 
 NETWORKS = {
-    "mlp": lambda: bp.mlp([6, 5, 3], rng=0),
-    "sigmoid first": lambda: bp.Sequential(bp.Sigmoid(), bp.Dense(6, 3, rng=0)),
-    "one Dense": lambda: bp.Dense(6, 3, rng=0),
-    "parallel": lambda: bp.Sequential(bp.Parallel(bp.Dense(6, 2, rng=0), bp.Dense(6, 3, rng=1)), bp.Sigmoid()),
-    "residual": lambda: bp.Sequential(bp.Residual(bp.Sequential(bp.Dense(6, 6, rng=0), bp.Tanh())), bp.Dense(6, 3)),
-    "conv": lambda: bp.Sequential(
-        Conv2d((1, 4, 4), 2, 3, rng=0), bp.ReLU(), MaxPool2d((2, 2, 2)), bp.Dense(2, 3, rng=1)
+    "mlp": lambda d: bp.mlp([6, 5, 3], rng=0, dtype=d),
+    "sigmoid first": lambda d: bp.Sequential(bp.Sigmoid(), bp.Dense(6, 3, rng=0, dtype=d)),
+    "one Dense": lambda d: bp.Dense(6, 3, rng=0, dtype=d),
+    "parallel": lambda d: bp.Sequential(
+        bp.Parallel(bp.Dense(6, 2, rng=0, dtype=d), bp.Dense(6, 3, rng=1, dtype=d)), bp.Sigmoid()
+    ),
+    "residual": lambda d: bp.Sequential(
+        bp.Residual(bp.Sequential(bp.Dense(6, 6, rng=0, dtype=d), bp.Tanh())), bp.Dense(6, 3, dtype=d)
+    ),
+    "conv": lambda d: bp.Sequential(
+        Conv2d((1, 4, 4), 2, 3, rng=0, dtype=d), bp.ReLU(), MaxPool2d((2, 2, 2)), bp.Dense(2, 3, rng=1, dtype=d)
     ),
 }
 
@@ -38,9 +42,8 @@ NETWORKS = {
 @pytest.mark.parametrize("name", NETWORKS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_backward_parameters_adds_exactly_what_backward_adds(name, dtype):
-    net = NETWORKS[name]()
-    for p in net.parameters():
-        p.data = p.data.astype(dtype)
+    net = NETWORKS[name](dtype)
+    assert {p.data.dtype for p in net.parameters()} == {np.dtype(dtype)}
     data = np.random.default_rng(3)
     n_in = 16 if name == "conv" else 6
     x = data.standard_normal((n_in, 7)).astype(dtype)
@@ -97,6 +100,22 @@ class MixedDense(Logging, bp.Dense):
     pass
 
 
+class Counting:
+    """A mixin that writes both methods and passes both on with ``super()``."""
+
+    def backward(self, grad_output):
+        self.seen = True
+        return super().backward(grad_output)
+
+    def backward_parameters(self, grad_output):
+        self.seen = True
+        super().backward_parameters(grad_output)
+
+
+class CountedFrozen(Counting, FrozenDense):
+    pass
+
+
 class OwnVerbDense(bp.Dense):
     """A subclass that writes ``backward_parameters`` alone: ``Dense.backward`` calls it, so both agree."""
 
@@ -109,10 +128,11 @@ def _frozen_first(kind):
         layer = bp.Dense(4, 5, rng=0)
         layer.backward = lambda grad_output: layer.w.data.T @ grad_output  # replaced on the instance
         return layer
-    return {"subclass": FrozenDense, "mixin": MixedDense, "own verb": OwnVerbDense}[kind](4, 5, rng=0)
+    kinds = {"subclass": FrozenDense, "mixin": MixedDense, "super mixin": CountedFrozen, "own verb": OwnVerbDense}
+    return kinds[kind](4, 5, rng=0)
 
 
-@pytest.mark.parametrize("kind", ["subclass", "mixin", "instance", "own verb"])
+@pytest.mark.parametrize("kind", ["subclass", "mixin", "super mixin", "instance", "own verb"])
 @pytest.mark.parametrize("fused", [None, False])
 def test_a_backward_changed_after_backward_parameters_is_never_bypassed(kind, fused, rng):
     first = _frozen_first(kind)
@@ -123,7 +143,7 @@ def test_a_backward_changed_after_backward_parameters_is_never_bypassed(kind, fu
     bp.train(net, (X, y), epochs=2, mini_batch_size=10, optimizer=optimizer, fused=fused, verbose=False)
     np.testing.assert_array_equal(first.w.data, before)  # the frozen layer stayed frozen
     assert not np.array_equal(net[2].w.data, bp.Dense(5, 3, rng=1).w.data)  # the rest trained
-    if kind == "mixin":
+    if kind in ("mixin", "super mixin"):
         assert first.seen
 
 

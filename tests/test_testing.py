@@ -201,8 +201,28 @@ class ForgetsBP4(bp.Dense):
 
 def test_a_backward_parameters_that_adds_less_than_backward_is_reported():
     message = failure(ForgetsBP4(4, 3, rng=0))
-    assert "backward_parameters adds what backward adds: parameter 'w': backward_parameters leaves a grad" in message
+    assert "backward_parameters adds what backward adds: parameter 'w': two backward_parameters calls" in message
     assert "gradient check (float64): ok" in message  # backward itself is right
+
+
+class AssignsInBackwardParameters(ForgetsBP4):
+    """``backward_parameters`` with ``=`` where ``+=`` belongs: right after zero_grad, wrong when gradients add up."""
+
+    def backward_parameters(self, grad_output):
+        self.b.grad[...] = grad_output.sum(axis=1, keepdims=True)
+        self.w.grad[...] = grad_output @ self.x.T
+
+
+class ScalesItsGradOutput(ForgetsBP4):
+    def backward_parameters(self, grad_output):
+        grad_output *= 1.0 + 1e-3  # in place: the caller's array
+        self.b.grad += grad_output.sum(axis=1, keepdims=True)
+        self.w.grad += grad_output @ self.x.T
+
+
+def test_a_backward_parameters_that_assigns_or_changes_its_argument_is_reported():
+    assert "'w': two backward_parameters calls" in failure(AssignsInBackwardParameters(4, 3, rng=0))
+    assert "backward_parameters changed its grad_output" in failure(ScalesItsGradOutput(4, 3, rng=0))
 
 
 def test_non_repeatable_backward_is_reported():
