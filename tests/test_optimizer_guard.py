@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _moving import MovingParameter
 
 import minibp as bp
 from minibp import _checks
@@ -195,20 +196,6 @@ def test_the_guard_allocates_its_copies_once():
     optimizer.first_moment.append(np.zeros(2)), optimizer.second_moment.append(np.zeros(2))
     arrays, grown, _, _, _ = _keep(optimizer)
     assert len(grown) == len(arrays) == 3 * 5 and arrays[4] is optimizer.parameters[4].data
-
-
-class MovingParameter(bp.Parameter):
-    """A parameter whose setter replaces its array (``p.data -= ...`` then leaves a new array in it)."""
-
-    __slots__ = ()
-
-    @property
-    def data(self):
-        return self._data
-
-    @data.setter
-    def data(self, value):
-        self._data = np.array(value)
 
 
 def test_a_parameter_whose_array_moves_is_checked_and_put_back():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from _moving import MovingParameter
 
 import minibp as bp
 from minibp import io as bpio
@@ -333,20 +334,6 @@ class FreshParameters(HeldData):
     def named_parameters(self, prefix=""):
         yield prefix + "w", bp.Parameter(self.W)
         yield prefix + "b", bp.Parameter(self.B)
-
-
-class MovingParameter(bp.Parameter):
-    """The old design's parameter: assigning to data replaces the array instead of copying into it."""
-
-    __slots__ = ()
-
-    @property
-    def data(self):
-        return self._data
-
-    @data.setter
-    def data(self, value):
-        self._data = np.array(value)
 
 
 class MovingDense(bp.Dense):
