@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar, copy_context
 from typing import Any, TypeGuard, TypeVar
 
 import numpy as np
@@ -197,18 +196,19 @@ def check_network(net: Any, owner: str | None = None) -> None:
         _walk(owner or type(net).__name__, list(named_children()), {id(net): "the network itself"})
 
 
-@contextmanager
-def deferred_tree_checks() -> Iterator[None]:
-    """Skip `check_distinct` in the block, for a caller that builds a network and then runs `check_network` once.
+def without_tree_checks(build: Callable[..., T], *args: Any) -> T:
+    """Return ``build(*args)``, with `check_distinct` skipped inside, for a caller that runs `check_network` once after.
 
-    Building a tree of depth $d$ bottom-up checks each module $d$ times;
-    `minibp.io.load` builds in the block and checks the result once.
+    Building a tree of depth $d$ bottom-up checks each module $d$ times; `minibp.io.load` builds this way and
+    checks the result once. The skip is set in a copy of the current context, so nothing can leave it on
+    after the call: not an exception, and not a Ctrl-C arriving at any moment.
     """
-    token = _deferred.set(True)
-    try:
-        yield
-    finally:
-        _deferred.reset(token)
+
+    def skipping() -> T:
+        _deferred.set(True)
+        return build(*args)
+
+    return copy_context().run(skipping)
 
 
 def _walk(owner: str, children: list[tuple[str, Any]], seen: dict[int, str]) -> None:

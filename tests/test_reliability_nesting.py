@@ -14,6 +14,7 @@ whatever its depth: counted, not timed.
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -204,3 +205,39 @@ def test_loading_walks_each_module_a_bounded_number_of_times_whatever_its_depth(
         walks[depth, leaves] = count.walked / modules
     assert max(walks.values()) <= 8, walks  # a few walks (checks, ties, shared generators), each once per module
     assert walks[MAX_DEPTH, 1000] <= 1.1 * walks[1, 1000], walks
+
+
+def _interrupted_at(k: int, call) -> bool:
+    """Run ``call`` raising `KeyboardInterrupt` at the ``k``-th line run in minibp/_checks.py; whether it was."""
+    seen = [0]
+
+    def tracer(frame, event, arg):
+        if frame.f_code.co_filename != _checks.__file__:
+            return None
+        if event == "line":
+            seen[0] += 1
+            if seen[0] == k:
+                raise KeyboardInterrupt
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        call()
+    except KeyboardInterrupt:
+        return True
+    finally:
+        sys.settrace(None)
+    return False
+
+
+def test_a_ctrl_c_at_any_line_of_a_load_leaves_the_duplicate_module_check_on(tmp_path):
+    """Loading builds without the per-container check and checks once; no interruption may leave it off."""
+    path = tmp_path / "net.npz"
+    bp.save(bp.Sequential(bp.mlp([3, 4, 2], rng=0), bp.Residual(bp.Dense(2, 2, rng=1))), path)
+    k = 1
+    while _interrupted_at(k, lambda: bp.load(path)):
+        sigmoid = bp.Sigmoid()
+        with pytest.raises(ValueError, match="is used twice"):
+            bp.Sequential(sigmoid, sigmoid)
+        k += 1
+    assert k > 20  # every line of _checks.py a load runs was interrupted once

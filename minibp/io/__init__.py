@@ -71,7 +71,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .._checks import check_network, deferred_tree_checks
+from .._checks import check_network, without_tree_checks
 from .._files import atomic_write
 from .._version import __version__
 from ..costs import Cost
@@ -308,8 +308,8 @@ def _checkpoint(archive: Archive) -> Checkpoint:
     archive.require_entries({HEADER} | {PARAM + n for n in names} | set(optim_keys))
     check_sizes(header["architecture"], archive.members, names, ties, where)  # before anything is allocated
     rng = None if header["rng"] is None else restore_rng(header["rng"], where)
-    with deferred_tree_checks():  # containers check the tree below them; once for the whole network is enough
-        net = build(header["architecture"], f"{where}: architecture")
+    # containers check the tree below them as they are built; once, for the whole network, is enough
+    net = without_tree_checks(build, header["architecture"], f"{where}: architecture")
     try:
         check_network(net, f"{where}: architecture")
     except NestingError as err:
