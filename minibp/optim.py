@@ -152,8 +152,7 @@ def _guarded_step(optimizer: Optimizer, regularizers: tuple[Regularizer, ...]) -
                 r.before_update(getattr(optimizer, "eta", 0.0))  # weight decay: w -> (1 - eta wd) w
             optimizer.update()
             arrays = _arrays(optimizer)  # as the update left them: it may have put new arrays in a buffer list
-            same = len(arrays) == len(kept[0]) and all(map(operator.is_, arrays, kept[0]))
-            bound = min(map(limit, kept[4] if same else {a.dtype for a in arrays}))  # Python floats: inf squared
+            bound = min(map(limit, {a.dtype for a in arrays}))  # Python floats: bound * bound is inf for float64
             if not sum([float(np.vdot(x, x)) for x in arrays]) < bound * bound:  # a sum past 1e308 is inf
                 _refuse_gradient(optimizer)  # a non-finite gradient is named first
                 _check_each(optimizer, arrays)
@@ -168,26 +167,25 @@ def _arrays(optimizer: Optimizer) -> list[NDArray]:
 
 
 def _keep(optimizer: Optimizer) -> tuple:
-    """Copy what `_restore` puts back: the `_arrays` (into the scratch copies), the buffer lists, the counters;
-    and the arrays' dtypes.
+    """Copy what `_restore` puts back: the `_arrays` (into the scratch copies), the buffer lists, the counters.
 
     The scratch copies are made again whenever `_arrays` holds other objects than at the last step.
     """
     arrays = _arrays(optimizer)
     cached = optimizer.__dict__.get("_step_copies")
     if cached is None or len(cached[0]) != len(arrays) or not all(map(operator.is_, cached[0], arrays)):
-        cached = (arrays, [np.empty_like(a) for a in arrays], {a.dtype for a in arrays})
+        cached = (arrays, [np.empty_like(a) for a in arrays])
         object.__setattr__(optimizer, "_step_copies", cached)  # held with their sources: ids stay unique
     for copy, array in zip(cached[1], arrays):
         copy[...] = array
     buffers, counters = optimizer.buffers, optimizer.counters
     lists = [(b, getattr(optimizer, b), list(getattr(optimizer, b))) for b in buffers] if buffers else []
-    return arrays, cached[1], lists, {c: getattr(optimizer, c) for c in counters} if counters else {}, cached[2]
+    return arrays, cached[1], lists, {c: getattr(optimizer, c) for c in counters} if counters else {}
 
 
 def _restore(optimizer: Optimizer, kept: tuple) -> None:
     """Put back everything `_keep` kept: values, the arrays in the parameters and the buffer lists, counters."""
-    arrays, copies, lists, counters, _ = kept
+    arrays, copies, lists, counters = kept
     for copy, array in zip(copies, arrays):
         array[...] = copy
     for p, array in zip(optimizer.parameters, arrays):

@@ -194,7 +194,7 @@ def test_the_guard_allocates_its_copies_once():
     assert [id(a) for a in _keep(optimizer)[1]] == copies
     optimizer.parameters.append(bp.Parameter(np.zeros(2)))  # a list changed in place: copies for it too
     optimizer.first_moment.append(np.zeros(2)), optimizer.second_moment.append(np.zeros(2))
-    arrays, grown, _, _, _ = _keep(optimizer)
+    arrays, grown, _, _ = _keep(optimizer)
     assert len(grown) == len(arrays) == 3 * 5 and arrays[4] is optimizer.parameters[4].data
 
 
